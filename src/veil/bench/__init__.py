@@ -1,0 +1,1 @@
+"""Benchmark suites behind `veil bench SUITE`; format in BENCHMARKS.md."""

@@ -1,0 +1,1 @@
+"""Thin, safe recipes over `cryptography`; raw HPKE/AEAD lives in `hazmat` only."""

@@ -1,0 +1,1 @@
+"""Wire formats: deterministic CBOR for everything signed or hashed."""
