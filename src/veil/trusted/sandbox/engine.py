@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 import wasmtime
+
+from veil.trusted.sandbox.errors import ABIViolation
+
+T = TypeVar("T")
 
 EPOCH_TICK_S: Final = 0.005
 """How often the ticker advances the epoch; timeouts are rounded up to it."""
@@ -26,22 +31,24 @@ class SandboxEngine:
         config.epoch_interruption = True
         config.cranelift_opt_level = "speed"
         self.engine = wasmtime.Engine(config)
-        self._modules: dict[bytes, wasmtime.Module] = {}
+        self._compiled: dict[bytes, Any] = {}
         self._lock = threading.Lock()
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def module(self, digest: bytes, wasm: bytes) -> wasmtime.Module:
-        """Compile `wasm` once per bundle digest; later calls return the cached module."""
+    def compiled(self, digest: bytes, compile_: Callable[[], T]) -> T:
+        """Run `compile_` once per bundle digest; later calls return its cached result."""
         with self._lock:
-            cached = self._modules.get(digest)
-            if cached is None:
-                cached = wasmtime.Module(self.engine, wasm)
-                self._modules[digest] = cached
-            return cached
+            if digest not in self._compiled:
+                self._compiled[digest] = compile_()
+            result: T = self._compiled[digest]
+            return result
 
-    def is_cached(self, digest: bytes) -> bool:
-        return digest in self._modules
+    def compile_module(self, wasm: bytes) -> wasmtime.Module:
+        try:
+            return wasmtime.Module(self.engine, wasm)
+        except wasmtime.WasmtimeError as exc:
+            raise ABIViolation(f"code does not compile as Wasm: {exc}") from None
 
     def deadline_ticks(self, timeout_ms: int) -> int:
         """Epoch ticks for `timeout_ms`, starting the ticker thread on first use."""

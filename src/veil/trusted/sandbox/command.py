@@ -1,0 +1,97 @@
+"""The WASI command ABI: stdin in, stdout out, one fresh instance per request.
+
+A command's `_start` runs the whole program and then it exits, so it has no
+post-init state to snapshot: the rewind is the fresh instance itself, and
+the snapshot hash is the hash of the module. Any language that targets WASI
+works here. The world is empty: no preopened directories, no environment,
+argv is just the function name; stdin is an anonymous in-memory file.
+"""
+
+from __future__ import annotations
+
+import os
+
+import wasmtime
+
+from veil.trusted.bundle import Bundle
+from veil.trusted.crypto.digest import sha256
+from veil.trusted.errors import MessageTooLarge
+from veil.trusted.sandbox.api import Output
+from veil.trusted.sandbox.engine import SandboxEngine
+from veil.trusted.sandbox.errors import ABIViolation, FunctionFailed
+from veil.trusted.sandbox.reactor import LogBuffer
+from veil.trusted.sandbox.snapshot import PAGE
+from veil.trusted.sandbox.traps import classify
+
+
+class CommandSandbox:
+    def __init__(self, engine: SandboxEngine, bundle: Bundle) -> None:
+        self._engine = engine
+        self._limits = bundle.manifest.limits
+        self._name = bundle.manifest.name
+        self._capture = bundle.manifest.capture_logs
+        module = engine.compiled(bundle.digest, lambda: engine.compile_module(bundle.code))
+        linker = wasmtime.Linker(engine.engine)
+        linker.define_wasi()
+        try:
+            self._pre = linker.instantiate_pre(module)
+        except wasmtime.WasmtimeError as exc:
+            raise ABIViolation(f"module imports something Veil does not provide: {exc}") from None
+        self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
+        self._snapshot_hash = sha256(b"veil/snapshot/wasi-command/v1", bundle.code)
+
+    @property
+    def snapshot_hash(self) -> bytes:
+        return self._snapshot_hash
+
+    def invoke(self, data: bytes) -> Output:
+        if len(data) > self._limits.max_input:
+            raise MessageTooLarge("input is over the function's max_input")
+        stdout = LogBuffer(self._limits.max_output + 1)
+        logs = LogBuffer(self._limits.max_output) if self._capture else None
+        fd = os.memfd_create("veil-stdin", os.MFD_CLOEXEC)
+        try:
+            os.write(fd, data)
+            config = wasmtime.WasiConfig()
+            config.argv = [self._name]
+            config.env = []
+            config.stdin_file = f"/proc/self/fd/{fd}"
+            config.stdout_custom = stdout.write
+            config.stderr_custom = logs.write if logs is not None else (lambda _d: None)
+            store = wasmtime.Store(self._engine.engine)
+            store.set_limits(memory_size=self._limits.memory_pages * PAGE, instances=1)
+            store.set_wasi(config)
+            store.set_fuel(self._limits.fuel)
+            store.set_epoch_deadline(self._ticks)
+            try:
+                self._run(store)
+            finally:
+                # Drop the store now: WASI's stdin reader thread must not outlive it.
+                store.close()
+        finally:
+            os.close(fd)
+        out = stdout.take()
+        if len(out) > self._limits.max_output:
+            raise ABIViolation("output is over the function's max_output")
+        return Output(out, logs.take() if logs is not None else b"")
+
+    def _run(self, store: wasmtime.Store) -> None:
+        instance = None
+        try:
+            instance = self._pre.instantiate(store)
+            start = instance.exports(store).get("_start")
+            if not isinstance(start, wasmtime.Func):
+                raise ABIViolation("a WASI command must export _start")
+            start(store)
+        except wasmtime.ExitTrap as exit_:
+            if exit_.code != 0:
+                raise FunctionFailed(f"command exited with status {exit_.code}") from None
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            memory = instance.exports(store).get("memory") if instance is not None else None
+            at_limit = isinstance(memory, wasmtime.Memory) and (
+                memory.data_len(store) >= self._limits.memory_pages * PAGE
+            )
+            raise classify(exc, at_memory_limit=at_limit) from None
+
+    def close(self) -> None:
+        pass

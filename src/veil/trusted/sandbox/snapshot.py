@@ -1,0 +1,106 @@
+"""Capture a Wasm instance's mutable state once, restore it in place after each request.
+
+Chosen over re-instantiation by measurement (docs/design/001-rewind.md):
+restoring memory with one memmove plus a few global sets costs a few
+microseconds, a fresh instance tens. When a request grew a memory or table
+(which cannot shrink), the caller falls back to a fresh instance and
+restores the same snapshot into it, so every request still starts from
+identical bytes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Any
+
+import wasmtime
+
+from veil.trusted.crypto.digest import sha256
+from veil.trusted.sandbox.fastpath import GlobalWriter
+from veil.trusted.sandbox.wasm_binary import StateLayout, state_export_name
+
+PAGE = 65536
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    memories: tuple[bytes, ...]
+    globals: tuple[Any, ...]
+    tables: tuple[tuple[Any, ...], ...]
+
+    def digest(self) -> bytes:
+        """A hash of the snapshot's bytes; globals and tables by their values' repr."""
+        parts = [m for m in self.memories]
+        parts.append(repr([_plain(v) for v in self.globals]).encode())
+        parts.append(repr([[_plain(v) for v in t] for t in self.tables]).encode())
+        return sha256(b"veil/snapshot/v1", *(sha256(p) for p in parts))
+
+
+def _plain(value: Any) -> Any:
+    """Funcrefs are objects with fresh identities per instance: hash only their presence."""
+    return value if isinstance(value, int | float) or value is None else type(value).__name__
+
+
+class InstanceState:
+    """The host's handles on one instance's memories, mutable globals and tables."""
+
+    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance, layout: StateLayout):
+        exports = instance.exports(store)
+        self._store = store
+        self._memories: list[wasmtime.Memory] = [
+            exports[state_export_name("memory", i)] for i in layout.memories
+        ]
+        self._globals: list[wasmtime.Global] = [
+            exports[state_export_name("global", i)] for i in layout.globals
+        ]
+        self._tables: list[wasmtime.Table] = [
+            exports[state_export_name("table", i)] for i in layout.tables
+        ]
+        self._captured: Snapshot | None = None
+        self._writers: list[GlobalWriter] = []
+
+    def capture(self) -> Snapshot:
+        """Record the current state; `restore` then writes back exactly this snapshot."""
+        s = self._store
+        snapshot = Snapshot(
+            memories=tuple(
+                ctypes.string_at(_base(m, s), m.data_len(s)) for m in self._memories
+            ),
+            globals=tuple(g.value(s) for g in self._globals),
+            tables=tuple(tuple(t.get(s, i) for i in range(t.size(s))) for t in self._tables),
+        )
+        self._captured = snapshot
+        self._writers = [
+            GlobalWriter(s, g, v) for g, v in zip(self._globals, snapshot.globals, strict=True)
+        ]
+        return snapshot
+
+    def fits(self, snapshot: Snapshot) -> bool:
+        """True when no memory or table has grown past the snapshot's size."""
+        s = self._store
+        return all(
+            m.data_len(s) == len(b) for m, b in zip(self._memories, snapshot.memories, strict=True)
+        ) and all(t.size(s) == len(e) for t, e in zip(self._tables, snapshot.tables, strict=True))
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Write the snapshot back; memories and tables are grown first when smaller."""
+        if snapshot is not self._captured:
+            raise ValueError("restore takes the snapshot this instance captured")
+        s = self._store
+        for mem, data in zip(self._memories, snapshot.memories, strict=True):
+            missing = (len(data) - mem.data_len(s)) // PAGE
+            if missing > 0:
+                mem.grow(s, missing)
+            ctypes.memmove(_base(mem, s), data, len(data))
+        for write in self._writers:
+            write()
+        for table, entries in zip(self._tables, snapshot.tables, strict=True):
+            if table.size(s) < len(entries):
+                table.grow(s, len(entries) - table.size(s), None)
+            for i, entry in enumerate(entries):
+                table.set(s, i, entry)
+
+
+def _base(memory: wasmtime.Memory, store: wasmtime.Store) -> int:
+    return ctypes.addressof(memory.data_ptr(store).contents)
