@@ -20,7 +20,11 @@ BUNDLE_VERSION: Final = 1
 MAX_BUNDLE_SIZE: Final = 64 * 1024 * 1024
 SIGN_CONTEXT: Final = b"veil/bundle-digest/v1"
 
-RUNTIMES: Final = {"wasm": ("reactor", "wasi-command"), "python": ("component",), "js": ("quickjs",)}
+RUNTIMES: Final = {
+    "wasm": ("reactor", "wasi-command"),
+    "python": ("component",),
+    "js": ("quickjs",),
+}
 
 
 class BundleRefused(Refused):
@@ -63,8 +67,10 @@ class Manifest:
     capture_logs: bool = False
 
     def __post_init__(self) -> None:
-        if not self.name or len(self.name) > 128 or not all(
-            c.isalnum() or c in "-_./" for c in self.name
+        if (
+            not self.name
+            or len(self.name) > 128
+            or not all(c.isalnum() or c in "-_./" for c in self.name)
         ):
             raise MalformedMessage("function name must be 1-128 of [A-Za-z0-9-_./]")
         if self.runtime not in RUNTIMES or self.abi not in RUNTIMES[self.runtime]:
@@ -79,8 +85,14 @@ class Manifest:
         m = cbor.check_map(
             obj,
             {
-                "name": str, "version": str, "runtime": str, "abi": str, "entrypoint": str,
-                "limits": dict, "suite": str, "capture_logs": bool,
+                "name": str,
+                "version": str,
+                "runtime": str,
+                "abi": str,
+                "entrypoint": str,
+                "limits": dict,
+                "suite": str,
+                "capture_logs": bool,
             },
         )
         limits = cbor.check_map(m["limits"], {k: int for k in Limits.__dataclass_fields__})
@@ -104,7 +116,9 @@ class Bundle:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Bundle:
-        m = cbor.decode_map(data, limit=MAX_BUNDLE_SIZE, fields={"v": int, "manifest": dict, "code": bytes})
+        m = cbor.decode_map(
+            data, limit=MAX_BUNDLE_SIZE, fields={"v": int, "manifest": dict, "code": bytes}
+        )
         if m["v"] != BUNDLE_VERSION:
             raise MalformedMessage(f"unsupported bundle version {m['v']}")
         return cls(Manifest.from_cbor_obj(m["manifest"]), m["code"])
@@ -133,14 +147,19 @@ class SignedBundle:
 
     def to_bytes(self) -> bytes:
         return cbor.encode(
-            {"v": BUNDLE_VERSION, "bundle": self.bundle.to_bytes(), "signer": self.signer.raw,
-             "sig": self.signature}
+            {
+                "v": BUNDLE_VERSION,
+                "bundle": self.bundle.to_bytes(),
+                "signer": self.signer.raw,
+                "sig": self.signature,
+            }
         )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SignedBundle:
         m = cbor.decode_map(
-            data, limit=MAX_BUNDLE_SIZE + 1024,
+            data,
+            limit=MAX_BUNDLE_SIZE + 1024,
             fields={"v": int, "bundle": bytes, "signer": bytes, "sig": bytes},
         )
         if m["v"] != BUNDLE_VERSION:

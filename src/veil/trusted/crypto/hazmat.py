@@ -118,7 +118,6 @@ class HpkePrivateKey:
         return f"HpkePrivateKey({self.suite.value}, private=**********)"
 
 
-
 def hpke_seal(suite: Suite, public_key: bytes, plaintext: bytes, info: bytes) -> bytes:
     """Seal `plaintext` to `public_key`, binding `info`; returns enc || ct."""
     return _SUITES[suite].encrypt(plaintext, _load_public(suite, public_key), info=info)

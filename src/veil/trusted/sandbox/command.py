@@ -19,7 +19,6 @@ from veil.trusted.errors import MessageTooLarge
 from veil.trusted.sandbox.api import Output
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.errors import ABIViolation, FunctionFailed
-from veil.trusted.sandbox.reactor import LogBuffer
 from veil.trusted.sandbox.snapshot import PAGE
 from veil.trusted.sandbox.traps import classify
 
@@ -47,17 +46,17 @@ class CommandSandbox:
     def invoke(self, data: bytes) -> Output:
         if len(data) > self._limits.max_input:
             raise MessageTooLarge("input is over the function's max_input")
-        stdout = LogBuffer(self._limits.max_output + 1)
-        logs = LogBuffer(self._limits.max_output) if self._capture else None
-        fd = os.memfd_create("veil-stdin", os.MFD_CLOEXEC)
-        try:
-            os.write(fd, data)
+        with (
+            _MemFile("stdin", data) as stdin,
+            _MemFile("stdout") as stdout,
+            _MemFile("stderr") as stderr,
+        ):
             config = wasmtime.WasiConfig()
             config.argv = [self._name]
             config.env = []
-            config.stdin_file = f"/proc/self/fd/{fd}"
-            config.stdout_custom = stdout.write
-            config.stderr_custom = logs.write if logs is not None else (lambda _d: None)
+            config.stdin_file = stdin.path
+            config.stdout_file = stdout.path
+            config.stderr_file = stderr.path
             store = wasmtime.Store(self._engine.engine)
             store.set_limits(memory_size=self._limits.memory_pages * PAGE, instances=1)
             store.set_wasi(config)
@@ -66,14 +65,13 @@ class CommandSandbox:
             try:
                 self._run(store)
             finally:
-                # Drop the store now: WASI's stdin reader thread must not outlive it.
+                # Drop the store now: WASI's file threads must not outlive it.
                 store.close()
-        finally:
-            os.close(fd)
-        out = stdout.take()
+            out = stdout.read(self._limits.max_output + 1)
+            logs = stderr.read(self._limits.max_output) if self._capture else b""
         if len(out) > self._limits.max_output:
             raise ABIViolation("output is over the function's max_output")
-        return Output(out, logs.take() if logs is not None else b"")
+        return Output(out, logs)
 
     def _run(self, store: wasmtime.Store) -> None:
         instance = None
@@ -95,3 +93,26 @@ class CommandSandbox:
 
     def close(self) -> None:
         pass
+
+
+class _MemFile:
+    """An anonymous in-memory file (memfd), reachable by path only through /proc/self/fd.
+
+    WASI stdio takes paths; a memfd keeps the request's bytes off every
+    filesystem and avoids Python callbacks from wasmtime's I/O threads.
+    """
+
+    def __init__(self, name: str, content: bytes = b"") -> None:
+        self._fd = os.memfd_create(f"veil-{name}", os.MFD_CLOEXEC)
+        if content:
+            os.write(self._fd, content)
+        self.path = f"/proc/self/fd/{self._fd}"
+
+    def read(self, limit: int) -> bytes:
+        return os.pread(self._fd, limit, 0)
+
+    def __enter__(self) -> _MemFile:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        os.close(self._fd)

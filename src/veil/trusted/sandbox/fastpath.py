@@ -49,7 +49,7 @@ class I32Call:
         self._nparams = params
         self._params = (ffi.wasmtime_val_t * params)()
         for i in range(params):
-            self._params[i].kind = ffi.WASMTIME_I32.value
+            self._params[i].kind = ffi.WASMTIME_I32.value  # type: ignore[assignment]
         self._results = (ffi.wasmtime_val_t * 1)()
         self._field = results[0][1]
 
@@ -60,8 +60,13 @@ class I32Call:
         store = self._store
         with enter_wasm(store) as trap:
             error = ffi.wasmtime_func_call(
-                store._context(), ctypes.byref(self._func._func), params, self._nparams,
-                self._results, 1, trap,
+                store._context(),
+                ctypes.byref(self._func._func),
+                params,
+                self._nparams,
+                self._results,
+                1,
+                trap,
             )
             if error:
                 raise wasmtime.WasmtimeError._from_ptr(error)
@@ -80,7 +85,7 @@ class GlobalWriter:
         self._raw: Any = None
         if kind is not None:
             raw = ffi.wasmtime_val_t()
-            raw.kind = kind[0]
+            raw.kind = kind[0]  # type: ignore[assignment]
             setattr(raw.of, kind[1], value)
             self._raw = raw
 

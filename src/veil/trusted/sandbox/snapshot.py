@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import wasmtime
 
@@ -21,6 +21,7 @@ from veil.trusted.sandbox.fastpath import GlobalWriter
 from veil.trusted.sandbox.wasm_binary import StateLayout, state_export_name
 
 PAGE = 65536
+_E = TypeVar("_E")
 
 
 @dataclass(frozen=True)
@@ -48,15 +49,9 @@ class InstanceState:
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance, layout: StateLayout):
         exports = instance.exports(store)
         self._store = store
-        self._memories: list[wasmtime.Memory] = [
-            exports[state_export_name("memory", i)] for i in layout.memories
-        ]
-        self._globals: list[wasmtime.Global] = [
-            exports[state_export_name("global", i)] for i in layout.globals
-        ]
-        self._tables: list[wasmtime.Table] = [
-            exports[state_export_name("table", i)] for i in layout.tables
-        ]
+        self._memories = [_get(exports, "memory", i, wasmtime.Memory) for i in layout.memories]
+        self._globals = [_get(exports, "global", i, wasmtime.Global) for i in layout.globals]
+        self._tables = [_get(exports, "table", i, wasmtime.Table) for i in layout.tables]
         self._captured: Snapshot | None = None
         self._writers: list[GlobalWriter] = []
 
@@ -64,9 +59,7 @@ class InstanceState:
         """Record the current state; `restore` then writes back exactly this snapshot."""
         s = self._store
         snapshot = Snapshot(
-            memories=tuple(
-                ctypes.string_at(_base(m, s), m.data_len(s)) for m in self._memories
-            ),
+            memories=tuple(ctypes.string_at(_base(m, s), m.data_len(s)) for m in self._memories),
             globals=tuple(g.value(s) for g in self._globals),
             tables=tuple(tuple(t.get(s, i) for i in range(t.size(s))) for t in self._tables),
         )
@@ -100,6 +93,13 @@ class InstanceState:
                 table.grow(s, len(entries) - table.size(s), None)
             for i, entry in enumerate(entries):
                 table.set(s, i, entry)
+
+
+def _get(exports: Any, kind: str, index: int, cls: type[_E]) -> _E:
+    item = exports[state_export_name(kind, index)]
+    if not isinstance(item, cls):
+        raise TypeError(f"state export {kind} {index} is a {type(item).__name__}")
+    return item
 
 
 def _base(memory: wasmtime.Memory, store: wasmtime.Store) -> int:

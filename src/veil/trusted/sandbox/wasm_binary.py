@@ -20,7 +20,21 @@ STATE_PREFIX: Final = "__veil_state_"
 
 _EXPORT_SECTION: Final = 7
 # Canonical order of non-custom sections (ids 1-13), by rank.
-_ORDER: Final = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
+_ORDER: Final = {
+    1: 1,
+    2: 2,
+    3: 3,
+    4: 4,
+    5: 5,
+    13: 6,
+    6: 7,
+    7: 8,
+    8: 9,
+    9: 10,
+    12: 11,
+    10: 12,
+    11: 13,
+}
 _KIND_TABLE, _KIND_MEMORY, _KIND_GLOBAL = 1, 2, 3
 
 
@@ -231,4 +245,3 @@ def export_state(wasm: bytes) -> tuple[bytes, StateLayout]:
     if not placed:
         out += section
     return bytes(out), layout
-

@@ -48,7 +48,9 @@ def decode(data: bytes, *, limit: int) -> Any:
     return value
 
 
-def decode_map(data: bytes, *, limit: int, fields: Mapping[str, type | tuple[type, ...]]) -> dict[str, Any]:
+def decode_map(
+    data: bytes, *, limit: int, fields: Mapping[str, type | tuple[type, ...]]
+) -> dict[str, Any]:
     """Decode a map with exactly the optional-or-required `fields` and their types.
 
     Keys ending in "?" in `fields` are optional. Unknown keys are refused so
