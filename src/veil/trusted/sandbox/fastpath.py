@@ -98,3 +98,47 @@ class GlobalWriter:
         )
         if error:
             raise wasmtime.WasmtimeError._from_ptr(error)
+
+
+class NumCall:
+    """A call to a function of numeric params (any mix of i32/i64/f32/f64) and one result."""
+
+    __slots__ = ("_field", "_fields", "_func", "_nparams", "_params", "_results", "_store")
+
+    def __init__(self, store: wasmtime.Store, func: wasmtime.Func) -> None:
+        ty = func.type(store)
+        kinds = [_kind(p) for p in ty.params]
+        results = [_kind(r) for r in ty.results]
+        if any(k is None for k in kinds) or len(results) != 1 or results[0] is None:
+            raise TypeError(f"expected numeric params and one numeric result, got {ty}")
+        self._store = store
+        self._func = func
+        self._nparams = len(kinds)
+        self._params = (ffi.wasmtime_val_t * max(1, len(kinds)))()
+        self._fields: list[str] = []
+        for i, k in enumerate(kinds):
+            assert k is not None
+            self._params[i].kind = k[0]  # type: ignore[assignment]
+            self._fields.append(k[1])
+        self._results = (ffi.wasmtime_val_t * 1)()
+        self._field = results[0][1]
+
+    def __call__(self, *args: int) -> int:
+        params = self._params
+        for i, (field, value) in enumerate(zip(self._fields, args, strict=True)):
+            setattr(params[i].of, field, value)
+        store = self._store
+        with enter_wasm(store) as trap:
+            error = ffi.wasmtime_func_call(
+                store._context(),
+                ctypes.byref(self._func._func),
+                params,
+                self._nparams,
+                self._results,
+                1,
+                trap,
+            )
+            if error:
+                raise wasmtime.WasmtimeError._from_ptr(error)
+        result: int = getattr(self._results[0].of, self._field)
+        return result

@@ -12,6 +12,8 @@ from veil.trusted.sandbox.errors import ABIViolation
 RUNTIMES: dict[tuple[str, str], str] = {
     ("wasm", "reactor"): "veil.trusted.sandbox.reactor:ReactorSandbox",
     ("wasm", "wasi-command"): "veil.trusted.sandbox.command:CommandSandbox",
+    ("js", "quickjs"): "veil.trusted.sandbox.quickjs:QuickJsSandbox",
+    ("python", "component"): "veil.trusted.sandbox.python_component:PythonSandbox",
 }
 """(runtime, ABI) to "module:class"; each class takes (engine, bundle)."""
 

@@ -69,6 +69,19 @@ class InstanceState:
         ]
         return snapshot
 
+    def adopt(self, snapshot: Snapshot) -> None:
+        """Take over a snapshot captured from another instance of the same module.
+
+        Used when a request grew a memory: a fresh instance adopts the
+        original snapshot and `restore` writes it in, so the state (and its
+        hash) stays the one captured after init, not a re-run of init.
+        """
+        self._captured = snapshot
+        self._writers = [
+            GlobalWriter(self._store, g, v)
+            for g, v in zip(self._globals, snapshot.globals, strict=True)
+        ]
+
     def fits(self, snapshot: Snapshot) -> bool:
         """True when no memory or table has grown past the snapshot's size."""
         s = self._store

