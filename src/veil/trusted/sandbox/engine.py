@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 import wasmtime
+import wasmtime.component
 
 from veil.trusted.sandbox.errors import ABIViolation
 
@@ -49,6 +50,13 @@ class SandboxEngine:
             return wasmtime.Module(self.engine, wasm)
         except wasmtime.WasmtimeError as exc:
             raise ABIViolation(f"code does not compile as Wasm: {exc}") from None
+
+    def compile_component(self, wasm: bytes) -> wasmtime.component.Component:
+        """Compile a Wasm component (Python functions); cache it with `compiled`."""
+        try:
+            return wasmtime.component.Component(self.engine, wasm)
+        except wasmtime.WasmtimeError as exc:
+            raise ABIViolation(f"code does not compile as a Wasm component: {exc}") from None
 
     def deadline_ticks(self, timeout_ms: int) -> int:
         """Epoch ticks for `timeout_ms`, starting the ticker thread on first use."""

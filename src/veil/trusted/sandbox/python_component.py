@@ -1,0 +1,128 @@
+"""Python functions: a componentize-py component, one fresh instance per request.
+
+The bundle's code is a WebAssembly component holding CPython for WASI with
+the function's modules already imported (componentize-py snapshots the
+initialised interpreter at build time). It runs through `wasmtime.component`
+with WASI p2 and an empty world: no preopened directories, no environment,
+no network (wasmtime denies every socket address by default), stdout and
+stderr to a sink that keeps them only when the manifest captures logs.
+
+Rewind is a fresh instance: the compiled component is cached per bundle
+digest, and the next request's store and instance are made as soon as the
+previous request ends, so `invoke` starts on a ready instance. Component
+instances expose no memory to the host, so an in-place restore (as for the
+reactor and QuickJS) is not possible here; docs/design/005-runtimes.md has
+the measurements.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import wasmtime
+import wasmtime.component
+
+from veil.trusted.bundle import Bundle
+from veil.trusted.crypto.digest import sha256
+from veil.trusted.errors import FunctionError, MessageTooLarge
+from veil.trusted.sandbox.api import Output
+from veil.trusted.sandbox.engine import SandboxEngine
+from veil.trusted.sandbox.errors import ABIViolation, FunctionFailed, FunctionOutOfMemory
+from veil.trusted.sandbox.reactor import LogBuffer
+from veil.trusted.sandbox.snapshot import PAGE
+from veil.trusted.sandbox.traps import classify
+
+EXPORT: Final = "invoke"
+STATUS_OK, STATUS_ERROR, STATUS_OOM = 0, 1, 2
+"""The guest's `outcome.status` (see the WIT world in veil.client.build)."""
+
+
+class PythonSandbox:
+    """A componentize-py component, re-instantiated from its compiled form per request."""
+
+    def __init__(self, engine: SandboxEngine, bundle: Bundle) -> None:
+        manifest = bundle.manifest
+        if manifest.runtime != "python":
+            raise ABIViolation("PythonSandbox runs bundles of runtime 'python'")
+        self._engine = engine
+        self._limits = manifest.limits
+        self._capture = manifest.capture_logs
+        self._logs = LogBuffer(manifest.limits.max_output)
+        self._component = engine.compiled(
+            bundle.digest, lambda: engine.compile_component(bundle.code)
+        )
+        self._linker = wasmtime.component.Linker(engine.engine)
+        self._linker.add_wasip2()
+        self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
+        self._snapshot_hash = sha256(b"veil/snapshot/python-component/v1", bundle.code)
+        self._ready: tuple[wasmtime.Store, wasmtime.component.Func] | None = None
+        self.rewind()
+
+    @property
+    def snapshot_hash(self) -> bytes:
+        """Every request starts from the component's own initial state, so its hash."""
+        return self._snapshot_hash
+
+    def rewind(self) -> None:
+        """Make the instance the next request runs on (the previous one is dropped)."""
+        if self._ready is not None:
+            self._ready[0].close()
+            self._ready = None
+        store = wasmtime.Store(self._engine.engine)
+        store.set_limits(memory_size=self._limits.memory_pages * PAGE)
+        config = wasmtime.WasiConfig()
+        config.argv = ["veil"]
+        config.env = []
+        sink = self._logs.write if self._capture else (lambda _data: None)
+        config.stdout_custom = sink
+        config.stderr_custom = sink
+        store.set_wasi(config)
+        store.set_fuel(self._limits.fuel)
+        store.set_epoch_deadline(self._ticks)
+        try:
+            instance = self._linker.instantiate(store, self._component)
+        except wasmtime.WasmtimeError as exc:
+            raise ABIViolation(f"component does not fit the Veil world: {exc}") from None
+        func = instance.get_func(store, EXPORT)
+        if func is None:
+            raise ABIViolation(f"component does not export {EXPORT!r}")
+        self._ready = (store, func)
+
+    def invoke(self, data: bytes) -> Output:
+        if len(data) > self._limits.max_input:
+            raise MessageTooLarge("input is over the function's max_input")
+        if self._ready is None:
+            self.rewind()
+        assert self._ready is not None
+        store, func = self._ready
+        store.set_epoch_deadline(self._ticks)
+        try:
+            outcome = func(store, data, self._capture)
+        except FunctionError:
+            raise
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            raise classify(exc, at_memory_limit=False) from None
+        finally:
+            logs = self._logs.take()
+            self.rewind()
+        return self._output(outcome, logs)
+
+    def _output(self, outcome: Any, logs: bytes) -> Output:
+        try:
+            status, body, guest_logs = int(outcome.status), bytes(outcome.body), outcome.logs
+        except (AttributeError, TypeError, ValueError):
+            raise ABIViolation("component returned something other than an outcome") from None
+        if status == STATUS_OOM:
+            raise FunctionOutOfMemory("function needed more memory than its manifest allows")
+        if status == STATUS_ERROR:
+            raise FunctionFailed(body.decode("utf-8", "replace"))
+        if status != STATUS_OK:
+            raise ABIViolation(f"component returned unknown status {status}")
+        if len(body) > self._limits.max_output:
+            raise ABIViolation("output is over the function's max_output")
+        return Output(body, (bytes(guest_logs) + logs)[: self._limits.max_output])
+
+    def close(self) -> None:
+        if self._ready is not None:
+            self._ready[0].close()
+            self._ready = None
