@@ -1,0 +1,44 @@
+"""Test function: each request body names one behaviour the sandbox must contain."""
+
+import os
+
+from veil_function import Request, Response
+
+SEEN: list[str] = []
+
+
+def handle(request: Request) -> Response:
+    command = request.text()
+    if command.startswith("remember:"):
+        SEEN.append(command)
+        return Response.json(SEEN)
+    if command == "loop":
+        while True:
+            pass
+    if command == "bomb":
+        hog = []
+        while True:
+            hog.append(bytearray(1 << 20))
+    if command == "raise":
+        raise ValueError("tenant bug")
+    if command == "socket":
+        try:
+            import socket
+
+            with socket.create_connection(("10.0.0.1", 80), timeout=1):
+                return Response.text("connected")
+        except Exception as exc:
+            return Response.text(f"refused: {type(exc).__name__}")
+    if command == "passwd":
+        try:
+            with open("/etc/passwd") as f:
+                return Response.text("read: " + f.read(20))
+        except OSError as exc:
+            return Response.text(f"refused: {type(exc).__name__}")
+    if command == "env":
+        return Response.json(dict(os.environ))
+    if command == "print":
+        print("to stdout")
+        os.write(2, b"raw stderr\n")
+        return Response.text("printed")
+    return Response.text("unknown command")
