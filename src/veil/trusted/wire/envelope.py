@@ -35,7 +35,7 @@ class ChainPosition:
     descriptor_hash: bytes
 
     def to_obj(self) -> dict[str, Any]:
-        return {"id": self.chain_id, "step": self.step, "desc": self.descriptor_hash}
+        return {"id": self.chain_id, "desc": self.descriptor_hash, "step": self.step}
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,10 @@ class Metadata:
     chain: ChainPosition | None = None
 
     def to_obj(self) -> dict[str, Any]:
-        obj: dict[str, Any] = {
-            "v": VERSION,
-            "fn": self.function,
-            "rid": self.request_id,
-            "deadline": self.deadline_ms,
-        }
+        obj: dict[str, Any] = {"v": VERSION, "fn": self.function, "rid": self.request_id}
         if self.chain is not None:
             obj["chain"] = self.chain.to_obj()
+        obj["deadline"] = self.deadline_ms
         return obj
 
     @classmethod
@@ -76,7 +72,7 @@ class Metadata:
         return cls(m["fn"], m["rid"], m["deadline"], chain)
 
     def info(self) -> bytes:
-        return _REQUEST_INFO + cbor.encode(self.to_obj())
+        return _REQUEST_INFO + cbor.encode_ordered(self.to_obj())
 
 
 @dataclass(frozen=True)
@@ -91,7 +87,9 @@ class Envelope:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Envelope:
-        m = cbor.decode_map(data, limit=MAX_ENVELOPE, fields={"meta": dict, "sealed": bytes})
+        m = cbor.decode_map(
+            data, limit=MAX_ENVELOPE, fields={"meta": dict, "sealed": bytes}, canonical=False
+        )
         return cls(Metadata.from_obj(m["meta"]), m["sealed"])
 
 
@@ -107,7 +105,9 @@ class RequestPayload:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RequestPayload:
-        m = cbor.decode_map(data, limit=MAX_ENVELOPE, fields={"input": bytes, "reply_key": bytes})
+        m = cbor.decode_map(
+            data, limit=MAX_ENVELOPE, fields={"input": bytes, "reply_key": bytes}, canonical=False
+        )
         if len(m["reply_key"]) != hazmat.AEAD_KEY_SIZE:
             raise MalformedMessage("reply key must be 32 bytes")
         return cls(m["input"], m["reply_key"])
@@ -136,12 +136,12 @@ class Result:
     logs: bytes = b""
 
     def to_bytes(self) -> bytes:
-        return cbor.encode(
+        return cbor.encode_ordered(
             {
                 "ok": self.ok,
-                "output": self.output,
-                "error": {"kind": self.error_kind, "message": self.error_message},
                 "logs": self.logs,
+                "error": {"kind": self.error_kind, "message": self.error_message},
+                "output": self.output,
             }
         )
 
@@ -190,7 +190,7 @@ class Response:
     attestation: str
 
     def to_bytes(self) -> bytes:
-        return cbor.encode(
+        return cbor.encode_ordered(
             {
                 "rid": self.request_id,
                 "sealed": self.sealed,

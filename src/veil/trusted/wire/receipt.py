@@ -44,17 +44,17 @@ class Receipt:
         return {
             "v": 1,
             "fn": self.function,
+            "ok": self.ok,
             "rid": self.request_id,
+            "bundle": self.bundle_digest,
+            "enclave": self.enclave_key_id,
             "request": self.request_hash,
             "response": self.response_hash,
-            "bundle": self.bundle_digest,
             "snapshot": self.snapshot_hash,
-            "enclave": self.enclave_key_id,
-            "ok": self.ok,
         }
 
     def sign(self, key: SigningKey) -> bytes:
-        return signed.sign_document(key, CONTEXT, self.body())
+        return signed.sign_document(key, CONTEXT, self.body(), ordered=True)
 
     @classmethod
     def verify(cls, data: bytes, key: VerifyKey) -> Receipt:

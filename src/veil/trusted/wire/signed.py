@@ -12,9 +12,12 @@ from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.wire import cbor
 
 
-def sign_document(key: SigningKey, context: bytes, body: dict[str, Any]) -> bytes:
-    raw = cbor.encode(body)
-    return cbor.encode({"body": raw, "sig": key.sign(context, raw)})
+def sign_document(
+    key: SigningKey, context: bytes, body: dict[str, Any], *, ordered: bool = False
+) -> bytes:
+    """Sign `body`; `ordered=True` when its maps are built in canonical key order."""
+    raw = cbor.encode_ordered(body) if ordered else cbor.encode(body)
+    return cbor.encode_ordered({"sig": key.sign(context, raw), "body": raw})
 
 
 def split_document(data: bytes, *, limit: int) -> tuple[bytes, bytes]:

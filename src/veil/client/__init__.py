@@ -1,0 +1,1 @@
+"""Tenant and client SDK: keys, bundles, sealed invocations, receipt verification."""
