@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,16 +65,21 @@ PARSERS = [
 @settings(max_examples=300)
 @given(st.sampled_from(PARSERS), st.binary(max_size=200))
 def test_garbage_into_every_wire_parser_raises_only_malformed_message(parse, data: bytes) -> None:  # type: ignore[no-untyped-def]
-    try:
+    with contextlib.suppress(MalformedMessage):
         parse(data)
-    except MalformedMessage:
-        pass
 
 
 @settings(max_examples=300)
-@given(st.sampled_from(PARSERS), st.dictionaries(st.text(max_size=8), st.integers() | st.binary(max_size=40) | st.text(max_size=5), max_size=6))
-def test_well_formed_cbor_of_the_wrong_shape_raises_only_malformed_message(parse, obj: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
-    try:
+@given(
+    st.sampled_from(PARSERS),
+    st.dictionaries(
+        st.text(max_size=8),
+        st.integers() | st.binary(max_size=40) | st.text(max_size=5),
+        max_size=6,
+    ),
+)
+def test_well_formed_cbor_of_the_wrong_shape_raises_only_malformed_message(
+    parse, obj: dict[str, object]
+) -> None:  # type: ignore[no-untyped-def]
+    with contextlib.suppress(MalformedMessage):
         parse(cbor.encode(obj))
-    except MalformedMessage:
-        pass

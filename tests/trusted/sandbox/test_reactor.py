@@ -42,7 +42,9 @@ def test_echo_returns_its_input() -> None:
 @pytest.mark.parametrize("size", [0, 1, 55, 56, 63, 64, 65, 119, 1000, 65536])
 def test_sha256_sample_matches_hashlib(size: int) -> None:
     data = bytes(i % 251 for i in range(size))
-    assert sandbox(wasm("sha256"), limits=Limits()).invoke(data).data == hashlib.sha256(data).digest()
+    assert (
+        sandbox(wasm("sha256"), limits=Limits()).invoke(data).data == hashlib.sha256(data).digest()
+    )
 
 
 def test_infinite_loop_times_out_and_the_sandbox_keeps_serving() -> None:
@@ -73,7 +75,9 @@ def test_trap_is_reported_as_trapped() -> None:
 
 def test_a_function_cannot_see_the_previous_request_in_globals_or_memory() -> None:
     sb = sandbox(module("leaky"))
-    assert sb.invoke(b"secret-of-alice-0123456789abcdef").data == b"secret-of-alice-0123456789abcdef"
+    assert (
+        sb.invoke(b"secret-of-alice-0123456789abcdef").data == b"secret-of-alice-0123456789abcdef"
+    )
     assert sb.invoke(b"bob").data == b"bob" + bytes(29)
 
 
