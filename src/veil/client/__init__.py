@@ -1,1 +1,1 @@
-"""The tenant's side: build, sign and deploy bundles, invoke functions, check receipts."""
+"""Tenant and client SDK: keys, bundles, sealed invocations, receipt verification."""

@@ -23,12 +23,30 @@ def encode(value: object) -> bytes:
     return cbor2.dumps(value, canonical=True)
 
 
+def encode_ordered(value: object) -> bytes:
+    """Encode a value whose maps are already built in canonical key order.
+
+    The hot-path messages (metadata, results, receipts, responses) build
+    their maps in RFC 8949 §4.2.1 order (shorter keys first, then bytewise),
+    which saves cbor2's canonical sort: about 5 µs a message. The output is
+    identical to `encode`; tests check each such message against it, and
+    every signed body is re-checked for canonical form when it is parsed.
+    """
+    return cbor2.dumps(value)
+
+
 def _no_tags(_decoder: object, tag: object) -> object:
     raise MalformedMessage("CBOR tags are not allowed")
 
 
-def decode(data: bytes, *, limit: int) -> Any:
-    """Decode canonical CBOR of at most `limit` bytes, or raise `MalformedMessage`."""
+def decode(data: bytes, *, limit: int, canonical: bool = True) -> Any:
+    """Decode CBOR of at most `limit` bytes, or raise `MalformedMessage`.
+
+    `canonical=False` skips the re-encoding check, for messages whose bytes
+    are never signed or compared in decoded form (the envelope, whose
+    metadata is re-encoded for the HPKE info anyway, and the AEAD-protected
+    request payload): it saves a full copy on the request hot path.
+    """
     if len(data) > limit:
         raise MessageTooLarge(f"message of {len(data)} bytes is over its {limit}-byte limit")
     try:
@@ -43,20 +61,41 @@ def decode(data: bytes, *, limit: int) -> Any:
         raise
     except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise MalformedMessage(f"not CBOR: {type(exc).__name__}") from None
-    if isinstance(value, float) or encode(value) != data:
+    _check_plain(value)
+    if canonical and encode(value) != data:
         raise MalformedMessage("CBOR is not in canonical form")
     return value
 
 
+_PLAIN = (bytes, str, int, bool, type(None))
+
+
+def _check_plain(value: object) -> None:
+    """Refuse anything but plain data: tagged values (dates, bignums ...) and floats."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_plain(key)
+            _check_plain(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_plain(item)
+    elif not isinstance(value, _PLAIN):
+        raise MalformedMessage(f"CBOR {type(value).__name__} values are not allowed")
+
+
 def decode_map(
-    data: bytes, *, limit: int, fields: Mapping[str, type | tuple[type, ...]]
+    data: bytes,
+    *,
+    limit: int,
+    fields: Mapping[str, type | tuple[type, ...]],
+    canonical: bool = True,
 ) -> dict[str, Any]:
     """Decode a map with exactly the optional-or-required `fields` and their types.
 
     Keys ending in "?" in `fields` are optional. Unknown keys are refused so
     that a newer sender cannot smuggle fields an older reader would ignore.
     """
-    value = decode(data, limit=limit)
+    value = decode(data, limit=limit, canonical=canonical)
     return check_map(value, fields)
 
 

@@ -1,0 +1,17 @@
+"""What a client trusts, and nothing else: the KMS key and the verifier keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from veil.trusted.crypto.signing import VerifyKey
+
+
+@dataclass(frozen=True)
+class TrustAnchors:
+    kms_key: VerifyKey
+    verifier_keys: tuple[VerifyKey, ...]
+    measurements: tuple[str, ...] = ()
+    """If set, receipts must come from an enclave with one of these measurements."""
+    allow_sim: bool = False
+    """Accept receipts from sim enclaves (which prove nothing about hardware)."""

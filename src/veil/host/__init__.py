@@ -1,0 +1,1 @@
+"""Untrusted host side: gateway, dispatcher, workers, storage, transports."""

@@ -1,0 +1,1 @@
+"""The key broker the tenant trusts: function keys, secrets, signed function records."""

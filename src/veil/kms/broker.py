@@ -1,0 +1,229 @@
+"""The key broker: registers tenants and functions, releases keys to attested enclaves.
+
+A function's HPKE private key is created here and leaves only inside a key
+grant: sealed to the HPKE key of one enclave whose attestation result (a)
+is signed by a verifier this KMS trusts, (b) binds this KMS's key, (c)
+satisfies the function's policy, and whose request names the registered
+bundle digest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from veil.attestation.result import verify_token
+from veil.kms.policy import Policy
+from veil.kms.store import FunctionRow, KmsStore
+from veil.trusted.crypto import hazmat
+from veil.trusted.crypto.signing import SigningKey, VerifyKey
+from veil.trusted.errors import MalformedMessage, Refused
+from veil.trusted.wire import cbor, signed
+from veil.trusted.wire.records import FunctionRecord, GrantedKeys, KeyGrant, KeyRequest, grant_info
+
+REGISTER_CONTEXT: Final = b"veil/register-function/v1"
+MAX_REGISTRATION: Final = 256 * 1024
+log = logging.getLogger("veil.kms")
+
+
+class KmsRefused(Refused):
+    """A request the KMS will not act on; subclasses say why (to the tenant, not the host)."""
+
+
+class UnknownTenant(KmsRefused):
+    """A registration from a tenant this KMS has never registered."""
+
+
+class NamespaceViolation(KmsRefused):
+    """A tenant registering a function outside its own `tenant/` namespace."""
+
+
+class UnknownFunctionName(KmsRefused):
+    """A key request or record lookup for a function that is not registered."""
+
+
+class DigestNotRegistered(KmsRefused):
+    """A key request whose bundle digest is not the one registered for that function."""
+
+
+class WrongKms(KmsRefused):
+    """An enclave whose attestation binds another KMS's key."""
+
+
+class SimRefusedInProduction(KmsRefused):
+    """A policy that accepts the sim TEE, sent to a KMS running in production mode."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a tenant signs to register (or redeploy) a function."""
+
+    tenant: str
+    name: str
+    digest: bytes
+    policy: Policy
+    suite: hazmat.Suite = hazmat.Suite.X25519
+    secrets: dict[str, bytes] = field(default_factory=dict)
+
+    def sign(self, key: SigningKey) -> bytes:
+        return signed.sign_document(
+            key,
+            REGISTER_CONTEXT,
+            {
+                "v": 1,
+                "tenant": self.tenant,
+                "name": self.name,
+                "digest": self.digest,
+                "policy": self.policy.to_obj(),
+                "suite": self.suite.value,
+                "secrets": self.secrets,
+            },
+        )
+
+
+class KeyBroker:
+    def __init__(
+        self,
+        store: KmsStore,
+        verifier_keys: Iterable[VerifyKey],
+        *,
+        production: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._verifier_keys = list(verifier_keys)
+        self.production = production
+        self._clock = clock
+        raw = store.identity()
+        if raw is None:
+            self._key = SigningKey.generate()
+            store.set_identity(self._key.to_bytes())
+        else:
+            self._key = SigningKey.from_bytes(raw)
+
+    @property
+    def public_key(self) -> VerifyKey:
+        return self._key.public
+
+    def trust_verifier(self, key: VerifyKey) -> None:
+        if key not in self._verifier_keys:
+            self._verifier_keys.append(key)
+
+    def register_tenant(self, tenant: str, key: VerifyKey) -> None:
+        if not tenant or "/" in tenant or len(tenant) > 64:
+            raise ValueError("tenant ids are 1-64 characters without '/'")
+        self._store.add_tenant(tenant, key.raw)
+
+    def register_function(self, registration: bytes) -> bytes:
+        """Verify a tenant-signed registration; return the signed function record."""
+        reg = self._parse_registration(registration)
+        if self.production and reg.policy.allow_sim:
+            raise SimRefusedInProduction("a production KMS refuses policies that accept sim")
+        for warning in reg.policy.warnings():
+            log.warning("function %s: %s", reg.name, warning)
+        old = self._store.function(reg.name)
+        if old is not None and old.suite == reg.suite.value:
+            key = hazmat.HpkePrivateKey(reg.suite, old.private_key)
+        else:
+            key = hazmat.HpkePrivateKey.generate(reg.suite)
+        version = 1 if old is None else old.version + 1
+        record = FunctionRecord(
+            reg.name,
+            reg.tenant,
+            self._store.tenant_key(reg.tenant) or b"",
+            reg.digest,
+            reg.suite,
+            key.public_bytes,
+            reg.policy.digest(),
+            version,
+        ).sign(self._key)
+        self._store.put_function(
+            FunctionRow(
+                reg.name,
+                reg.tenant,
+                reg.digest,
+                cbor.encode(reg.policy.to_obj()),
+                reg.suite.value,
+                key.to_bytes(),
+                cbor.encode(reg.secrets),
+                record,
+                version,
+            )
+        )
+        return record
+
+    def _parse_registration(self, data: bytes) -> Registration:
+        body, sig = signed.split_document(data, limit=MAX_REGISTRATION)
+        m = cbor.decode_map(
+            body,
+            limit=MAX_REGISTRATION,
+            fields={
+                "v": int,
+                "tenant": str,
+                "name": str,
+                "digest": bytes,
+                "policy": dict,
+                "suite": str,
+                "secrets": dict,
+            },
+        )
+        tenant_key = self._store.tenant_key(m["tenant"])
+        if tenant_key is None:
+            raise UnknownTenant(f"tenant {m['tenant']!r} is not registered")
+        VerifyKey(tenant_key).verify(REGISTER_CONTEXT, body, sig)
+        if not m["name"].startswith(m["tenant"] + "/"):
+            raise NamespaceViolation("function names must start with the tenant id and '/'")
+        if len(m["digest"]) != 32:
+            raise MalformedMessage("bundle digest must be 32 bytes")
+        secrets = m["secrets"]
+        if not all(isinstance(k, str) and isinstance(v, bytes) for k, v in secrets.items()):
+            raise MalformedMessage("secrets must map names to bytes")
+        return Registration(
+            m["tenant"],
+            m["name"],
+            m["digest"],
+            Policy.from_obj(m["policy"]),
+            hazmat.parse_suite(m["suite"]),
+            secrets,
+        )
+
+    def function_record(self, name: str) -> bytes:
+        row = self._store.function(name)
+        if row is None:
+            raise UnknownFunctionName(f"function {name!r} is not registered")
+        return row.record
+
+    def function_names(self) -> list[str]:
+        return self._store.function_names()
+
+    def policy(self, name: str) -> Policy:
+        row = self._store.function(name)
+        if row is None:
+            raise UnknownFunctionName(f"function {name!r} is not registered")
+        return Policy.from_obj(cbor.decode(row.policy, limit=MAX_REGISTRATION))
+
+    def release(self, key_request: bytes) -> bytes:
+        """A key grant for the attested enclave named in `key_request`, or a refusal."""
+        req = KeyRequest.from_bytes(key_request)
+        result = verify_token(req.attestation, self._verifier_keys, now=self._clock())
+        if result.binding.kms_key != self._key.public.raw:
+            raise WrongKms("enclave trusts another KMS")
+        row = self._store.function(req.function)
+        if row is None:
+            raise UnknownFunctionName("function is not registered")
+        if row.digest != req.digest:
+            raise DigestNotRegistered("bundle digest is not registered for this function")
+        Policy.from_obj(cbor.decode(row.policy, limit=MAX_REGISTRATION)).check(result)
+        secrets = cbor.decode(row.secrets, limit=MAX_REGISTRATION)
+        enclave_id = result.enclave_key.key_id
+        sealed = hazmat.hpke_seal(
+            result.binding.hpke_suite,
+            result.binding.hpke_key,
+            GrantedKeys(row.private_key, secrets).to_bytes(),
+            grant_info(row.name, row.digest, enclave_id),
+        )
+        log.info("released keys of %s to enclave %s", row.name, enclave_id.hex()[:16])
+        return KeyGrant(row.record, enclave_id, sealed).sign(self._key)

@@ -1,0 +1,145 @@
+"""The KMS's durable state: SQLite, with every private key encrypted at rest.
+
+Private keys and secrets are sealed with AES-256-GCM under a master key kept
+in a separate file (mode 0600), with the function name as associated data,
+so a row copied onto another function does not open.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from veil.trusted.crypto import hazmat
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kms_identity (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed_key BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, signing_key BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS functions (
+    name TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL REFERENCES tenants(id),
+    digest BLOB NOT NULL,
+    policy BLOB NOT NULL,
+    suite TEXT NOT NULL,
+    sealed_private BLOB NOT NULL,
+    sealed_secrets BLOB NOT NULL,
+    record BLOB NOT NULL,
+    version INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class FunctionRow:
+    name: str
+    tenant: str
+    digest: bytes
+    policy: bytes
+    suite: str
+    private_key: bytes
+    secrets: bytes
+    record: bytes
+    version: int
+
+
+def load_or_create_master_key(path: Path) -> bytes:
+    if path.exists():
+        key = path.read_bytes()
+        if len(key) != hazmat.AEAD_KEY_SIZE:
+            raise ValueError(f"{path} is not a KMS master key")
+        return key
+    key = hazmat.new_aead_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
+
+
+class KmsStore:
+    def __init__(self, db_path: Path, master_key: bytes) -> None:
+        self._master = master_key
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _seal(self, label: str, data: bytes) -> bytes:
+        return hazmat.aead_seal(self._master, data, b"veil/kms-at-rest/v1\x00" + label.encode())
+
+    def _open(self, label: str, data: bytes) -> bytes:
+        return hazmat.aead_open(self._master, data, b"veil/kms-at-rest/v1\x00" + label.encode())
+
+    def identity(self) -> bytes | None:
+        row = self._db.execute("SELECT sealed_key FROM kms_identity").fetchone()
+        return None if row is None else self._open("kms-identity", row[0])
+
+    def set_identity(self, key: bytes) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO kms_identity VALUES (1, ?)", (self._seal("kms-identity", key),))
+
+    def add_tenant(self, tenant: str, signing_key: bytes) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO tenants VALUES (?, ?)", (tenant, signing_key))
+
+    def tenant_key(self, tenant: str) -> bytes | None:
+        row = self._db.execute("SELECT signing_key FROM tenants WHERE id = ?", (tenant,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def put_function(self, row: FunctionRow) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.name,
+                    row.tenant,
+                    row.digest,
+                    row.policy,
+                    row.suite,
+                    self._seal(row.name, row.private_key),
+                    self._seal(row.name, row.secrets),
+                    row.record,
+                    row.version,
+                ),
+            )
+
+    def function(self, name: str) -> FunctionRow | None:
+        r = self._db.execute("SELECT * FROM functions WHERE name = ?", (name,)).fetchone()
+        if r is None:
+            return None
+        return FunctionRow(
+            r[0],
+            r[1],
+            bytes(r[2]),
+            bytes(r[3]),
+            r[4],
+            self._open(r[0], r[5]),
+            self._open(r[0], r[6]),
+            bytes(r[7]),
+            r[8],
+        )
+
+    def function_names(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT name FROM functions ORDER BY name")]
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,176 @@
+"""The enclave runtime: its keys, evidence binding, key provisioning, invoke, receipts.
+
+Everything the host hands in arrives as bytes and is verified here: key
+grants against the KMS key bound into this enclave's evidence, bundles
+against the digest and signer in the KMS-signed function record, requests
+by opening them with the function's private key. To the host, every
+failure is a `Refused` (or a sealed function error); nothing else leaks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from veil.trusted.bundle import Bundle, SignedBundle
+from veil.trusted.crypto import hazmat
+from veil.trusted.crypto.signing import SigningKey, VerifyKey
+from veil.trusted.errors import FunctionError, MessageTooLarge, Refused
+from veil.trusted.replay import ReplayWindow
+from veil.trusted.sandbox.api import Sandbox
+from veil.trusted.sandbox.engine import SandboxEngine
+from veil.trusted.sandbox.loader import load_sandbox
+from veil.trusted.wire.binding import EnclaveBinding
+from veil.trusted.wire.envelope import (
+    Envelope,
+    Response,
+    Result,
+    open_request,
+    request_hash,
+    response_hash,
+    seal_result,
+)
+from veil.trusted.wire.receipt import Receipt
+from veil.trusted.wire.records import (
+    FunctionRecord,
+    GrantedKeys,
+    KeyGrant,
+    KeyRequest,
+    grant_info,
+)
+
+GRANT_SUITE = hazmat.Suite.PQ_HYBRID
+"""Key grants carry long-lived function keys: seal them post-quantum."""
+
+
+class UnknownFunction(Refused):
+    """A request for a function this enclave holds no keys for (misrouted by the host)."""
+
+
+class GrantRefused(Refused):
+    """A key grant for another enclave, or whose keys do not match its function record."""
+
+
+class NotAttested(Refused):
+    """The enclave was asked to serve before the host installed its attestation result."""
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class LoadedFunction:
+    record: FunctionRecord
+    bundle: Bundle
+    key: hazmat.HpkePrivateKey
+    sandbox: Sandbox
+    secrets: dict[str, bytes]
+    replay: ReplayWindow = field(default_factory=ReplayWindow)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Enclave:
+    """One TEE instance. Its private keys never leave this object."""
+
+    def __init__(
+        self,
+        kms_key: VerifyKey,
+        *,
+        clock_ms: Callable[[], int] = _wall_clock_ms,
+        engine: SandboxEngine | None = None,
+    ) -> None:
+        self._kms_key = kms_key
+        self._sign = SigningKey.generate()
+        self._hpke = hazmat.HpkePrivateKey.generate(GRANT_SUITE)
+        self._clock_ms = clock_ms
+        self._engine = engine or SandboxEngine()
+        self._functions: dict[str, LoadedFunction] = {}
+        self._attestation: str | None = None
+        self.binding = EnclaveBinding(
+            self._sign.public.raw, GRANT_SUITE, self._hpke.public_bytes, kms_key.raw
+        )
+
+    @property
+    def key_id(self) -> bytes:
+        return self._sign.public.key_id
+
+    def report_data(self, nonce: bytes) -> bytes:
+        """What the evidence must carry: the hash of this enclave's binding and the nonce."""
+        return self.binding.report_data(nonce)
+
+    def set_attestation(self, token: str) -> None:
+        """Keep the verifier's attestation result, handed to clients with every receipt.
+
+        The enclave need not check it: a wrong token only makes clients refuse
+        this enclave's receipts, which the host could achieve by dropping them.
+        """
+        self._attestation = token
+
+    def key_request(self, function: str, digest: bytes) -> bytes:
+        if self._attestation is None:
+            raise NotAttested("enclave has no attestation result yet")
+        return KeyRequest(function, digest, self._attestation).to_bytes()
+
+    def install(self, signed_bundle: bytes, grant: bytes) -> FunctionRecord:
+        """Verify a key grant and its bundle, then load the function's sandbox."""
+        g = KeyGrant.verify(grant, self._kms_key)
+        if g.enclave_key_id != self.key_id:
+            raise GrantRefused("key grant is for another enclave")
+        record = FunctionRecord.verify(g.record, self._kms_key)
+        bundle = SignedBundle.from_bytes(signed_bundle).verify(
+            digest=record.digest, signer=VerifyKey(record.signer)
+        )
+        if bundle.manifest.name != record.name or bundle.manifest.suite != record.suite.value:
+            raise GrantRefused("bundle manifest does not match its function record")
+        info = grant_info(record.name, record.digest, self.key_id)
+        keys = GrantedKeys.from_bytes(self._hpke.open(g.sealed, info))
+        key = hazmat.HpkePrivateKey(record.suite, keys.private_key)
+        if key.public_bytes != record.public_key:
+            raise GrantRefused("granted key does not match the function record")
+        sandbox = load_sandbox(self._engine, bundle)
+        old = self._functions.get(record.name)
+        self._functions[record.name] = LoadedFunction(record, bundle, key, sandbox, keys.secrets)
+        if old is not None:
+            old.sandbox.close()
+        return record
+
+    def functions(self) -> dict[str, FunctionRecord]:
+        return {name: f.record for name, f in self._functions.items()}
+
+    def handle(self, envelope: bytes) -> bytes:
+        """Serve one sealed request; raise `Refused` if it must not be served at all."""
+        if self._attestation is None:
+            raise NotAttested("enclave has no attestation result yet")
+        env = Envelope.from_bytes(envelope)
+        fn = self._functions.get(env.meta.function)
+        if fn is None:
+            raise UnknownFunction("no such function in this enclave")
+        payload = open_request(fn.key, env)
+        with fn.lock:
+            fn.replay.admit(env.meta.request_id, env.meta.deadline_ms, self._clock_ms())
+            result = self._run(fn, payload.input)
+            snapshot = fn.sandbox.snapshot_hash
+        rh = request_hash(envelope)
+        sealed = seal_result(payload.reply_key, rh, result)
+        receipt = Receipt(
+            function=fn.record.name,
+            request_id=env.meta.request_id,
+            request_hash=rh,
+            response_hash=response_hash(sealed),
+            bundle_digest=fn.record.digest,
+            snapshot_hash=snapshot,
+            enclave_key_id=self.key_id,
+            ok=result.ok,
+        ).sign(self._sign)
+        return Response(env.meta.request_id, sealed, receipt, self._attestation).to_bytes()
+
+    @staticmethod
+    def _run(fn: LoadedFunction, data: bytes) -> Result:
+        try:
+            out = fn.sandbox.invoke(data)
+        except (FunctionError, MessageTooLarge) as exc:
+            return Result(False, error_kind=type(exc).__name__, error_message=str(exc))
+        return Result(True, out.data, logs=out.logs)

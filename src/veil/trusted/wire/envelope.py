@@ -1,0 +1,209 @@
+"""Request envelopes and sealed responses.
+
+An envelope is plaintext routing metadata plus an HPKE-sealed payload. The
+canonical CBOR of the metadata is the HPKE `info`, so the host can read and
+route on it but any change makes the payload fail to open. The payload
+carries the input and a fresh reply key; the response is AES-256-GCM under
+that key, bound to the hash of the exact envelope it answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from veil.trusted.crypto import hazmat
+from veil.trusted.crypto.digest import sha256
+from veil.trusted.errors import MalformedMessage
+from veil.trusted.wire import cbor
+
+VERSION: Final = 1
+REQUEST_ID_SIZE: Final = 16
+MAX_META: Final = 1024
+MAX_ENVELOPE: Final = 16 * 1024 * 1024 + 4096
+MAX_RESPONSE: Final = 16 * 1024 * 1024 + 8192
+_REQUEST_INFO: Final = b"veil/request/v1\x00"
+_RESPONSE_AAD: Final = b"veil/response/v1\x00"
+
+
+@dataclass(frozen=True)
+class ChainPosition:
+    """Where this request sits in a chain; bound into the HPKE info like all metadata."""
+
+    chain_id: bytes
+    step: int
+    descriptor_hash: bytes
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"id": self.chain_id, "desc": self.descriptor_hash, "step": self.step}
+
+
+@dataclass(frozen=True)
+class Metadata:
+    function: str
+    request_id: bytes
+    deadline_ms: int
+    chain: ChainPosition | None = None
+
+    def to_obj(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"v": VERSION, "fn": self.function, "rid": self.request_id}
+        if self.chain is not None:
+            obj["chain"] = self.chain.to_obj()
+        obj["deadline"] = self.deadline_ms
+        return obj
+
+    @classmethod
+    def from_obj(cls, obj: object) -> Metadata:
+        m = cbor.check_map(
+            obj, {"v": int, "fn": str, "rid": bytes, "deadline": int, "chain?": dict}
+        )
+        if m["v"] != VERSION:
+            raise MalformedMessage(f"unsupported envelope version {m['v']}")
+        if len(m["rid"]) != REQUEST_ID_SIZE:
+            raise MalformedMessage("request id must be 16 bytes")
+        if not 0 < len(m["fn"]) <= 128 or m["deadline"] < 0:
+            raise MalformedMessage("bad function name or deadline")
+        chain = None
+        if "chain" in m:
+            c = cbor.check_map(m["chain"], {"id": bytes, "step": int, "desc": bytes})
+            if len(c["id"]) != 16 or len(c["desc"]) != 32 or not 0 <= c["step"] < 1024:
+                raise MalformedMessage("bad chain position")
+            chain = ChainPosition(c["id"], c["step"], c["desc"])
+        return cls(m["fn"], m["rid"], m["deadline"], chain)
+
+    def info(self) -> bytes:
+        return _REQUEST_INFO + cbor.encode_ordered(self.to_obj())
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What crosses the host: metadata in the clear, everything else sealed."""
+
+    meta: Metadata
+    sealed: bytes
+
+    def to_bytes(self) -> bytes:
+        return cbor.encode({"meta": self.meta.to_obj(), "sealed": self.sealed})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Envelope:
+        m = cbor.decode_map(
+            data, limit=MAX_ENVELOPE, fields={"meta": dict, "sealed": bytes}, canonical=False
+        )
+        return cls(Metadata.from_obj(m["meta"]), m["sealed"])
+
+
+@dataclass(frozen=True)
+class RequestPayload:
+    """The sealed part of a request."""
+
+    input: bytes
+    reply_key: bytes
+
+    def to_bytes(self) -> bytes:
+        return cbor.encode({"input": self.input, "reply_key": self.reply_key})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RequestPayload:
+        m = cbor.decode_map(
+            data, limit=MAX_ENVELOPE, fields={"input": bytes, "reply_key": bytes}, canonical=False
+        )
+        if len(m["reply_key"]) != hazmat.AEAD_KEY_SIZE:
+            raise MalformedMessage("reply key must be 32 bytes")
+        return cls(m["input"], m["reply_key"])
+
+
+def seal_request(
+    suite: hazmat.Suite, public_key: bytes, meta: Metadata, payload: RequestPayload
+) -> bytes:
+    """The envelope bytes for `payload`, sealed to a function's public key."""
+    sealed = hazmat.hpke_seal(suite, public_key, payload.to_bytes(), meta.info())
+    return Envelope(meta, sealed).to_bytes()
+
+
+def open_request(key: hazmat.HpkePrivateKey, envelope: Envelope) -> RequestPayload:
+    return RequestPayload.from_bytes(key.open(envelope.sealed, envelope.meta.info()))
+
+
+@dataclass(frozen=True)
+class Result:
+    """The sealed part of a response: output or a function error, and captured logs."""
+
+    ok: bool
+    output: bytes = b""
+    error_kind: str = ""
+    error_message: str = ""
+    logs: bytes = b""
+
+    def to_bytes(self) -> bytes:
+        return cbor.encode_ordered(
+            {
+                "ok": self.ok,
+                "logs": self.logs,
+                "error": {"kind": self.error_kind, "message": self.error_message},
+                "output": self.output,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Result:
+        m = cbor.decode_map(
+            data,
+            limit=MAX_RESPONSE,
+            fields={"ok": bool, "output": bytes, "error": dict, "logs": bytes},
+        )
+        err = cbor.check_map(m["error"], {"kind": str, "message": str})
+        return cls(m["ok"], m["output"], err["kind"], err["message"], m["logs"])
+
+
+def response_aad(request_hash: bytes) -> bytes:
+    return _RESPONSE_AAD + request_hash
+
+
+def seal_result(reply_key: bytes, request_hash: bytes, result: Result) -> bytes:
+    return hazmat.aead_seal(reply_key, result.to_bytes(), response_aad(request_hash))
+
+
+def open_result(reply_key: bytes, request_hash: bytes, sealed: bytes) -> Result:
+    return Result.from_bytes(hazmat.aead_open(reply_key, sealed, response_aad(request_hash)))
+
+
+def request_hash(envelope_bytes: bytes) -> bytes:
+    return sha256(b"veil/request-hash/v1\x00", envelope_bytes)
+
+
+def response_hash(sealed: bytes) -> bytes:
+    return sha256(b"veil/response-hash/v1\x00", sealed)
+
+
+@dataclass(frozen=True)
+class Response:
+    """What the enclave hands back: the sealed result, its receipt, and who signed it.
+
+    `attestation` is the enclave's attestation result token, so a client can
+    check the receipt's signer without another round trip.
+    """
+
+    request_id: bytes
+    sealed: bytes
+    receipt: bytes
+    attestation: str
+
+    def to_bytes(self) -> bytes:
+        return cbor.encode_ordered(
+            {
+                "rid": self.request_id,
+                "sealed": self.sealed,
+                "receipt": self.receipt,
+                "attestation": self.attestation,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Response:
+        m = cbor.decode_map(
+            data,
+            limit=MAX_RESPONSE,
+            fields={"rid": bytes, "sealed": bytes, "receipt": bytes, "attestation": str},
+        )
+        return cls(m["rid"], m["sealed"], m["receipt"], m["attestation"])

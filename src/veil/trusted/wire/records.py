@@ -1,0 +1,153 @@
+"""Documents the KMS signs: function records and key grants; and the enclave's key request.
+
+A function record is what clients pin: name, bundle digest, signer, HPKE
+suite and public key, policy hash. A key grant carries a function's private
+key sealed (HPKE) to one attested enclave, and is signed by the KMS so the
+enclave knows it is not a key the host made up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from veil.trusted.crypto import hazmat
+from veil.trusted.crypto.signing import SigningKey, VerifyKey
+from veil.trusted.errors import MalformedMessage
+from veil.trusted.wire import cbor, signed
+
+RECORD_CONTEXT: Final = b"veil/function-record/v1"
+GRANT_CONTEXT: Final = b"veil/key-grant/v1"
+MAX_DOCUMENT: Final = 64 * 1024
+
+
+@dataclass(frozen=True)
+class FunctionRecord:
+    name: str
+    tenant: str
+    signer: bytes
+    digest: bytes
+    suite: hazmat.Suite
+    public_key: bytes
+    policy_hash: bytes
+    version: int
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "name": self.name,
+            "tenant": self.tenant,
+            "signer": self.signer,
+            "digest": self.digest,
+            "suite": self.suite.value,
+            "public_key": self.public_key,
+            "policy": self.policy_hash,
+            "version": self.version,
+        }
+
+    def sign(self, kms_key: SigningKey) -> bytes:
+        return signed.sign_document(kms_key, RECORD_CONTEXT, self.body())
+
+    @classmethod
+    def verify(cls, data: bytes, kms_key: VerifyKey) -> FunctionRecord:
+        m = signed.open_document(
+            data,
+            context=RECORD_CONTEXT,
+            key=kms_key,
+            limit=MAX_DOCUMENT,
+            fields={
+                "v": int,
+                "name": str,
+                "tenant": str,
+                "signer": bytes,
+                "digest": bytes,
+                "suite": str,
+                "public_key": bytes,
+                "policy": bytes,
+                "version": int,
+            },
+        )
+        suite = hazmat.parse_suite(m["suite"])
+        if m["v"] != 1 or len(m["public_key"]) != suite.public_key_size:
+            raise MalformedMessage("bad function record")
+        return cls(
+            m["name"],
+            m["tenant"],
+            m["signer"],
+            m["digest"],
+            suite,
+            m["public_key"],
+            m["policy"],
+            m["version"],
+        )
+
+
+@dataclass(frozen=True)
+class KeyRequest:
+    """An enclave asking for a function's keys: its attestation result and the bundle digest."""
+
+    function: str
+    digest: bytes
+    attestation: str
+
+    def to_bytes(self) -> bytes:
+        return cbor.encode({"fn": self.function, "digest": self.digest, "token": self.attestation})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> KeyRequest:
+        m = cbor.decode_map(
+            data, limit=MAX_DOCUMENT, fields={"fn": str, "digest": bytes, "token": str}
+        )
+        return cls(m["fn"], m["digest"], m["token"])
+
+
+def grant_info(function: str, digest: bytes, enclave_key_id: bytes) -> bytes:
+    """HPKE info for a key grant: binds the sealed keys to one function, bundle and enclave."""
+    return b"veil/grant/v1\x00" + cbor.encode([function, digest, enclave_key_id])
+
+
+@dataclass(frozen=True)
+class KeyGrant:
+    """Sealed function keys for one enclave, with the function record they belong to."""
+
+    record: bytes
+    enclave_key_id: bytes
+    sealed: bytes
+
+    def sign(self, kms_key: SigningKey) -> bytes:
+        return signed.sign_document(
+            kms_key,
+            GRANT_CONTEXT,
+            {"record": self.record, "enclave": self.enclave_key_id, "sealed": self.sealed},
+        )
+
+    @classmethod
+    def verify(cls, data: bytes, kms_key: VerifyKey) -> KeyGrant:
+        m = signed.open_document(
+            data,
+            context=GRANT_CONTEXT,
+            key=kms_key,
+            limit=MAX_DOCUMENT,
+            fields={"record": bytes, "enclave": bytes, "sealed": bytes},
+        )
+        return cls(m["record"], m["enclave"], m["sealed"])
+
+
+@dataclass(frozen=True)
+class GrantedKeys:
+    """The plaintext inside a grant: the function's HPKE private key and its secrets."""
+
+    private_key: bytes
+    secrets: dict[str, bytes]
+
+    def to_bytes(self) -> bytes:
+        return cbor.encode({"private_key": self.private_key, "secrets": self.secrets})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> GrantedKeys:
+        m = cbor.decode_map(
+            data, limit=MAX_DOCUMENT, fields={"private_key": bytes, "secrets": dict}
+        )
+        if not all(isinstance(k, str) and isinstance(v, bytes) for k, v in m["secrets"].items()):
+            raise MalformedMessage("secrets must map names to bytes")
+        return cls(m["private_key"], m["secrets"])

@@ -1,0 +1,48 @@
+"""The README's demo runs, and every benchmark suite reports every metric it must."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from veil.cli.main import app
+
+CORE_METRICS = {
+    "invoke_echo_1k_p50_us",
+    "invoke_echo_1k_p99_us",
+    "plain_wasmtime_echo_1k_p50_us",
+    "invoke_sha256_64k_p50_us",
+    "plain_wasmtime_sha256_64k_p50_us",
+    "rewind_us",
+    "fresh_instance_us",
+    "cold_start_ms",
+    "cold_over_rewind_ratio",
+    "hpke_x25519_seal_open_us",
+    "hpke_pq_hybrid_seal_open_us",
+}
+
+
+def test_demo_tells_the_story_and_refuses_the_tampered_request() -> None:
+    result = CliRunner().invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "hello from the client" in result.output
+    assert "refused" in result.output
+    assert "no hardware protection" in result.output
+
+
+def test_bench_core_quick_writes_every_metric_in_the_shared_format(tmp_path: Path) -> None:
+    out = tmp_path / "core.json"
+    result = CliRunner().invoke(app, ["bench", "core", "--quick", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["suite"] == "core" and report["quick"] is True
+    assert CORE_METRICS <= {m["name"] for m in report["metrics"]}
+    assert all(m["value"] > 0 for m in report["metrics"])
+
+
+def test_unknown_bench_suite_is_a_clear_error() -> None:
+    result = CliRunner().invoke(app, ["bench", "nope"])
+    assert result.exit_code == 2
+    assert "unknown suite" in result.output

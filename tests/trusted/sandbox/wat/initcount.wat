@@ -1,0 +1,17 @@
+;; Has a veil_init that sets state the snapshot must include.
+(module
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "veil_alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (global $ready (mut i32) (i32.const 0))
+  (func (export "veil_init")
+    (global.set $ready (i32.const 1))
+    (i32.store8 (i32.const 2048) (i32.const 82)))
+  (func (export "veil_invoke") (param i32 i32) (result i64)
+    (i32.store8 (i32.const 2049) (i32.add (i32.const 48) (global.get $ready)))
+    (global.set $ready (i32.add (global.get $ready) (i32.const 1)))
+    (i64.or (i64.shl (i64.const 2048) (i64.const 32)) (i64.const 2))))

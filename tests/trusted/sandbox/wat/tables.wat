@@ -1,0 +1,22 @@
+;; Swaps two entries of its function table on each call and reports which
+;; function slot 0 now holds; rewind must restore the table.
+(module
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "veil_alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (type $t (func (result i32)))
+  (table $tbl 2 funcref)
+  (elem (i32.const 0) $one $two)
+  (func $one (result i32) (i32.const 49))
+  (func $two (result i32) (i32.const 50))
+  (func (export "veil_invoke") (param i32 i32) (result i64)
+    (local $a funcref)
+    (local.set $a (table.get $tbl (i32.const 0)))
+    (table.set $tbl (i32.const 0) (table.get $tbl (i32.const 1)))
+    (table.set $tbl (i32.const 1) (local.get $a))
+    (i32.store8 (i32.const 2048) (call_indirect (type $t) (i32.const 1)))
+    (i64.or (i64.shl (i64.const 2048) (i64.const 32)) (i64.const 1))))
