@@ -50,6 +50,12 @@ ENGINE_SHA256: Final = bytes.fromhex(
 )
 """SHA-256 of the QuickJS-NG engine Wasm; part of the enclave's measured runtime."""
 
+PRELUDE_SHA256: Final = bytes.fromhex(
+    "ec4cbd664a980fda2b426389da1b33867beeca7d8f6c133cd61811b175d3d964"
+)
+"""SHA-256 of `quickjs_prelude.js`. The measurement hashes this module's
+source, so pinning the script here puts it under the measurement too."""
+
 SEED_LEN: Final = 16
 """Bytes of host entropy prefixed to every request's input (reseeds `Math.random`)."""
 STATUS_OK, STATUS_ERROR, STATUS_OOM, STATUS_PENDING = 0, 1, 2, 3
@@ -66,7 +72,7 @@ _MAX_JOBS: Final = 1_000_000
 
 
 class EngineMismatch(RuntimeError):
-    """The installed QuickJS engine is not the pinned one; the enclave refuses to run it."""
+    """The installed QuickJS engine or prelude is not the pinned one; the enclave refuses it."""
 
 
 def engine_wasm() -> bytes:
@@ -83,7 +89,10 @@ def engine_wasm() -> bytes:
 
 def prelude(capture_logs: bool, log_limit: int) -> str:
     """The prelude script with this function's settings baked in (so they are in the snapshot)."""
-    text = resources.files(__package__).joinpath("quickjs_prelude.js").read_text("utf-8")
+    raw = resources.files(__package__).joinpath("quickjs_prelude.js").read_bytes()
+    if sha256(raw) != PRELUDE_SHA256:
+        raise EngineMismatch("quickjs_prelude.js is not the pinned prelude")
+    text = raw.decode("utf-8")
     return (
         text.replace("CAPTURE_LOGS", "true" if capture_logs else "false")
         .replace("LOG_LIMIT", str(int(log_limit)))
