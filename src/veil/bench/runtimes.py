@@ -1,0 +1,181 @@
+"""`veil bench runtimes`: Python and JavaScript functions, built, cold-started and invoked.
+
+Per language, in one run: the cold build of the example, the first
+invocation after deploy (fresh engine: compile, attest, key release, load,
+first request), warm secure invocations through the in-process enclave
+(sealed request in, sealed response and signed receipt out), the sandbox's
+reset cost per request, and the same handler run natively (CPython
+in-process; QuickJS native through the `quickjs` package) as the baseline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import logging
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from veil.bench.harness import Metric, percentile, timings_us
+from veil.client.build import build_js, build_python
+from veil.client.invoke import seal
+from veil.host.inprocess import InProcessPlatform
+from veil.trusted.bundle import Bundle
+from veil.trusted.sandbox.engine import SandboxEngine
+from veil.trusted.sandbox.loader import load_sandbox
+from veil.trusted.sandbox.quickjs import prelude
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+REQUEST = b'{"name": "bench", "items": [1, 2, 3]}'
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def _secure(platform: InProcessPlatform, bundle: Bundle, n: int) -> dict[str, float]:
+    """Cold start on a fresh engine, then warm sealed invocations on that enclave."""
+    bundle = Bundle(
+        dataclasses.replace(bundle.manifest, name=f"acme/{bundle.manifest.name}"), bundle.code
+    )
+    deployed = platform.deploy(bundle)
+    envelopes = iter([seal(deployed.record, REQUEST).envelope for _ in range(n + 21)])
+    start = time.perf_counter()
+    enclave = platform.start_enclave(SandboxEngine())
+    platform.provision(enclave, deployed)
+    enclave.handle(next(envelopes))
+    cold = time.perf_counter() - start
+    samples = timings_us(lambda: enclave.handle(next(envelopes)), n, warmup=20)
+    return {
+        "cold_ms": cold * 1000,
+        "p50_ms": percentile(samples, 50) / 1000,
+        "p99_ms": percentile(samples, 99) / 1000,
+    }
+
+
+def _sandbox(bundle: Bundle, n: int) -> dict[str, float]:
+    """Sandbox alone: invoke (which includes the reset) and the reset by itself."""
+    engine = SandboxEngine()
+    sandbox = load_sandbox(engine, bundle)
+    invoke = timings_us(lambda: sandbox.invoke(REQUEST), n)
+    rewind: Callable[[], None] = sandbox.rewind  # type: ignore[attr-defined]
+    reset = timings_us(rewind, n)
+    sandbox.close()
+    engine.close()
+    return {"invoke_ms": percentile(invoke, 50) / 1000, "reset_ms": percentile(reset, 50) / 1000}
+
+
+def _native_python(src_dir: Path, n: int) -> float:
+    """p50 ms of the example's `handle` called natively, with the same Request/Response."""
+    guest = Path(str(resources.files("veil.client.build").joinpath("guest")))
+    saved = list(sys.path)
+    sys.path[:0] = [str(guest), str(src_dir)]
+    try:
+        import veil_function
+
+        spec_module = _load_module("veil_bench_app", src_dir / "app.py")
+        handle = spec_module.handle
+
+        def call() -> bytes:
+            # As in the sandbox: prints go to a fresh buffer, never to the terminal.
+            with contextlib.redirect_stdout(io.StringIO()):
+                return veil_function.to_bytes(handle(veil_function.Request(REQUEST)))
+
+        assert call()
+        return percentile(timings_us(call, n), 50) / 1000
+    finally:
+        sys.path[:] = saved
+
+
+def _load_module(name: str, path: Path) -> ModuleType:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_DRIVER = """
+globalThis.__veil_run = (text) => {
+  const input = new Uint8Array(16 + text.length);
+  for (let i = 0; i < text.length; i++) input[16 + i] = text.charCodeAt(i);
+  __veil_fns[0](handle, input);
+};
+globalThis.__veil_done = () => {
+  const out = __veil_fns[1]();
+  let s = String(out[0]) + ":";  // status, then body (the C bridge stops strings at NUL)
+  for (let i = 5; i < out.length; i++) s += String.fromCharCode(out[i]);
+  return s;
+};
+"""
+
+
+def _native_js(source: str, n: int) -> float | None:
+    """p50 ms of the handler on native QuickJS with the same prelude, or None if absent."""
+    try:
+        import quickjs
+    except ImportError:
+        return None
+    ctx = quickjs.Context()
+    ctx.eval("globalThis.__veil_fns = " + prelude(False, 1 << 20))
+    ctx.eval(re.sub(r"\bexport\s+(default\s+)?", "", source))
+    ctx.eval(_DRIVER)
+    run, done = ctx.get("__veil_run"), ctx.get("__veil_done")
+    text = REQUEST.decode()
+
+    def call() -> str:
+        run(text)
+        while ctx.execute_pending_job():
+            pass
+        result: str = done()
+        return result
+
+    assert call().startswith("0:{")
+    return percentile(timings_us(call, n), 50) / 1000
+
+
+def run(quick: bool) -> list[Metric]:
+    logging.getLogger("veil.kms").setLevel(logging.ERROR)
+    n = 200 if quick else 2000
+    py_src, js_src = EXAMPLES / "python-hello", EXAMPLES / "js-hello"
+    py_bundle, py_build = _timed(lambda: build_python(py_src))
+    js_bundle, js_build = _timed(lambda: build_js(js_src, check=False))
+    with tempfile.TemporaryDirectory() as tmp:
+        platform = InProcessPlatform(Path(tmp))
+        py = _secure(platform, py_bundle, n)
+        js = _secure(platform, js_bundle, n * 5)
+    py_box = _sandbox(py_bundle, n)
+    js_box = _sandbox(js_bundle, n * 5)
+    py_native = _native_python(py_src, n * 5)
+    js_native = _native_js(js_bundle.code.decode(), n * 5)
+    metrics = [
+        Metric("python_warm_p50_ms", py["p50_ms"], "ms", "lower", 5.0),
+        Metric("python_warm_p99_ms", py["p99_ms"], "ms", "lower"),
+        Metric("python_native_p50_ms", py_native, "ms", "lower"),
+        Metric("python_reset_ms", py_box["reset_ms"], "ms", "lower"),
+        Metric("python_sandbox_invoke_p50_ms", py_box["invoke_ms"], "ms", "lower"),
+        Metric("python_first_invoke_ms", py["cold_ms"], "ms", "lower"),
+        Metric("python_build_s", py_build, "s", "lower"),
+        Metric("python_bundle_mib", len(py_bundle.code) / (1 << 20), "MiB", "lower"),
+        Metric("js_warm_p50_ms", js["p50_ms"], "ms", "lower", 1.5),
+        Metric("js_warm_p99_ms", js["p99_ms"], "ms", "lower"),
+        Metric("js_reset_ms", js_box["reset_ms"], "ms", "lower"),
+        Metric("js_sandbox_invoke_p50_ms", js_box["invoke_ms"], "ms", "lower"),
+        Metric("js_first_invoke_ms", js["cold_ms"], "ms", "lower"),
+        Metric("js_build_s", js_build, "s", "lower"),
+    ]
+    if js_native is not None:
+        metrics.insert(10, Metric("js_native_p50_ms", js_native, "ms", "lower"))
+    return metrics
