@@ -74,6 +74,11 @@ def test_raw_writes_to_stdout_and_stderr_land_in_the_logs(load):
     assert b"to stdout\n" in out.logs and b"raw stderr\n" in out.logs
 
 
+def test_random_differs_between_requests_despite_the_shared_snapshot(load):
+    sandbox = load("python-probe")
+    assert sandbox.invoke(b"random").data != sandbox.invoke(b"random").data
+
+
 def test_every_request_starts_from_the_same_snapshot_hash(load):
     sandbox = load("python-probe")
     before = sandbox.snapshot_hash

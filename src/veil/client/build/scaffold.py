@@ -9,7 +9,12 @@ from veil.client.build.manifest import MANIFEST_FILE, BuildError, render_manifes
 
 LANGS: Final = {"python": "python", "py": "python", "js": "js", "javascript": "js"}
 
-PYTHON_APP: Final = '''"""The {name} function. Run `veil build` to make a bundle of it."""
+PYTHON_APP: Final = '''"""The {name} function. Run `veil build` to make a bundle of it.
+
+Import everything at the top: the build runs this module once and bundles
+exactly the modules imported by then (an import inside `handle` of a module
+not imported here fails at run time).
+"""
 
 from veil_function import Request, Response
 

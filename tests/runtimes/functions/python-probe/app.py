@@ -1,6 +1,7 @@
 """Test function: each request body names one behaviour the sandbox must contain."""
 
 import os
+import random
 
 from veil_function import Request, Response
 
@@ -35,6 +36,8 @@ def handle(request: Request) -> Response:
                 return Response.text("read: " + f.read(20))
         except OSError as exc:
             return Response.text(f"refused: {type(exc).__name__}")
+    if command == "random":
+        return Response.json([random.random(), random.random()])
     if command == "env":
         return Response.json(dict(os.environ))
     if command == "print":
