@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from veil.attestation.service import AttestationService, ReferenceValues
 from veil.attestation.sim import SimVerifier
@@ -78,14 +79,16 @@ def serve_trust(data_dir: Path, host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
-def gateway(data_dir: Path, trust_url: str, pool: PoolConfig | None = None) -> object:
+def build_gateway(
+    data_dir: Path, trust_url: str, pool: PoolConfig | None = None
+) -> tuple[FastAPI, Dispatcher]:
     dispatcher = Dispatcher(
         Registry(data_dir / "registry.sqlite3"),
         trust_url,
         data_dir / "sim-host.key",
         pool,
     )
-    return gateway_app(dispatcher, RemoteTrust(trust_url), GatewayConfig())
+    return gateway_app(dispatcher, RemoteTrust(trust_url), GatewayConfig()), dispatcher
 
 
 def wait_healthy(
@@ -168,9 +171,9 @@ def main(argv: list[str] | None = None) -> None:
         serve_trust(args.data_dir, args.host, args.port or DEFAULT_TRUST_PORT)
         return
     pool = PoolConfig(stem_cells=args.stem_cells, max_workers=args.max_workers)
-    app = gateway(args.data_dir, args.trust_url, pool)
+    app, _ = build_gateway(args.data_dir, args.trust_url, pool)
     uvicorn.run(
-        app,  # type: ignore[arg-type]
+        app,
         host=args.host,
         port=args.port or DEFAULT_GATEWAY_PORT,
         log_level="warning",
