@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from veil.cli import functions, platform
 from veil.cli.bench import bench
+from veil.cli.context import state
 from veil.cli.demo import demo
 
 app = typer.Typer(
@@ -13,8 +18,35 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-app.command()(bench)
-app.command()(demo)
+
+
+@app.callback()
+def _options(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="VEIL_DATA_DIR", help="where keys and state live [~/.local/share/veil]"
+        ),
+    ] = None,
+) -> None:
+    if data_dir is not None:
+        state.data_dir = data_dir
+
+
+for command in (
+    platform.init,
+    functions.new,
+    functions.build,
+    functions.deploy,
+    functions.invoke,
+    functions.ls,
+    platform.enclaves,
+    platform.logs,
+    platform.up,
+    demo,
+    bench,
+):
+    app.command()(command)
 
 
 def main() -> None:

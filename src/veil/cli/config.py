@@ -1,0 +1,61 @@
+"""The CLI's own state: where the data lives, who the tenant is, which keys it pinned."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from veil.client.keys import load_key
+from veil.client.trust import TrustAnchors
+from veil.host.embedded import DEFAULT_GATEWAY_PORT, DEFAULT_TRUST_PORT
+from veil.trusted.crypto.signing import SigningKey, VerifyKey
+
+CONFIG_FILE = "client.json"
+KEY_FILE = "tenant.key"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("VEIL_DATA_DIR", Path.home() / ".local/share/veil"))
+
+
+class NotInitialised(RuntimeError):
+    """No tenant configuration yet: `veil init` makes one."""
+
+
+@dataclass
+class ClientConfig:
+    tenant: str
+    gateway: str = f"http://127.0.0.1:{DEFAULT_GATEWAY_PORT}"
+    kms: str = f"http://127.0.0.1:{DEFAULT_TRUST_PORT}"
+    kms_key: str | None = None
+    verifier_keys: list[str] = field(default_factory=list)
+    allow_sim: bool = True
+
+    @classmethod
+    def load(cls, data_dir: Path) -> ClientConfig:
+        path = data_dir / CONFIG_FILE
+        if not path.exists():
+            raise NotInitialised(f"no tenant set up in {data_dir}: run `veil init` first")
+        return cls(**json.loads(path.read_text()))
+
+    def save(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        (data_dir / CONFIG_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    def tenant_key(self, data_dir: Path) -> SigningKey:
+        return load_key(data_dir / KEY_FILE)
+
+    @property
+    def pinned(self) -> bool:
+        return self.kms_key is not None
+
+    def trust(self) -> TrustAnchors:
+        if self.kms_key is None:
+            raise NotInitialised("no KMS key pinned yet")
+        return TrustAnchors(
+            VerifyKey(bytes.fromhex(self.kms_key)),
+            tuple(VerifyKey(bytes.fromhex(k)) for k in self.verifier_keys),
+            allow_sim=self.allow_sim,
+        )

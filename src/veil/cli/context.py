@@ -1,0 +1,60 @@
+"""Shared CLI plumbing: the data directory option, consoles, errors with the fix."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from veil.cli.config import ClientConfig, NotInitialised, default_data_dir
+from veil.client.project import ProjectError
+from veil.client.sdk import GatewayError
+from veil.kms.remote import RemoteTrust, ServiceUnavailable
+from veil.trusted.errors import VeilError
+
+out = Console()
+err = Console(stderr=True)
+
+
+class State:
+    data_dir: Path = default_data_dir()
+
+
+state = State()
+
+
+@contextmanager
+def human_errors() -> Iterator[None]:
+    """Turn known failures into one red line with the fix, and exit 1."""
+    try:
+        yield
+    except (NotInitialised, ProjectError, ServiceUnavailable, FileNotFoundError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    except GatewayError as exc:
+        err.print(f"[red]error:[/] the gateway answered {exc.status} {exc.kind}: {exc.detail}")
+        raise typer.Exit(1) from None
+    except VeilError as exc:
+        err.print(f"[red]refused:[/] {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None
+
+
+def load_config(*, pin: bool = True) -> ClientConfig:
+    """The tenant config; pins the KMS and verifier keys on first contact (and says so)."""
+    config = ClientConfig.load(state.data_dir)
+    if pin and not config.pinned:
+        keys = RemoteTrust(config.kms).keys()
+        config.kms_key, config.verifier_keys = keys["kms_key"], keys["verifier_keys"]
+        config.save(state.data_dir)
+        err.print(f"pinned KMS key {keys['kms_key'][:16]}… from {config.kms} (trust on first use)")
+    return config
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")

@@ -1,0 +1,172 @@
+"""`veil new`, `build`, `deploy`, `invoke`, `ls`: the tenant's everyday commands."""
+
+from __future__ import annotations
+
+import base64
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from veil.cli.context import emit_json, err, human_errors, load_config, out, state
+from veil.client.project import Project, scaffold
+from veil.client.sdk import Client
+from veil.kms.policy import Policy
+from veil.trusted.bundle import Bundle
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def new(
+    name: Annotated[
+        str, typer.Argument(help="function name (the tenant prefix is added on deploy)")
+    ],
+    lang: Annotated[str, typer.Option(help="wasm, python or js")] = "wasm",
+    directory: Annotated[Path | None, typer.Option("--dir", help="where to create it")] = None,
+) -> None:
+    """Scaffold a new function project."""
+    with human_errors():
+        dest = scaffold(name, directory or Path(name), lang)
+    out.print(f"created {dest}/ — next: [bold]veil deploy {dest}[/]")
+
+
+def _build(path: Path, tenant: str) -> Bundle:
+    if path.is_file():
+        return Bundle.from_bytes(path.read_bytes())
+    project = Project.load(path)
+    with err.status(f"building {project.name} ({project.runtime}) …"):
+        return project.build(tenant)
+
+
+def build(
+    path: Annotated[Path, typer.Argument(help="project directory")] = Path("."),
+    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Build a project into a bundle file (manifest + code); `veil deploy` signs it."""
+    with human_errors():
+        config = load_config(pin=False)
+        bundle = _build(path, config.tenant)
+        target = output or path / f"{bundle.manifest.name.replace('/', '-')}.bundle"
+        target.write_bytes(bundle.to_bytes())
+    if json_:
+        emit_json(
+            {"bundle": str(target), "digest": bundle.digest.hex(), "size": target.stat().st_size}
+        )
+        return
+    out.print(f"built {target} ({target.stat().st_size} bytes), digest {bundle.digest.hex()}")
+
+
+def deploy(
+    path: Annotated[Path, typer.Argument(help="project directory or .bundle file")] = Path("."),
+    policy: Annotated[str, typer.Option(help="dev (accepts the sim TEE) or hardware")] = "dev",
+    json_: JsonOpt = False,
+) -> None:
+    """Sign a bundle with the tenant key, register it with the KMS, upload it."""
+    with human_errors():
+        config = load_config()
+        bundle = _build(path, config.tenant)
+        chosen = Policy.development() if policy == "dev" else Policy()
+        with Client(config.gateway, config.trust()) as client, err.status("deploying …"):
+            record = client.deploy(
+                bundle, tenant=config.tenant, key=config.tenant_key(state.data_dir), policy=chosen
+            )
+    if json_:
+        emit_json({"name": record.name, "version": record.version, "digest": record.digest.hex()})
+        return
+    out.print(
+        f"deployed [bold]{record.name}[/] v{record.version}, digest {record.digest.hex()[:16]}…"
+    )
+    for warning in chosen.warnings():
+        err.print(f"[yellow]⚠ {warning}[/]")
+
+
+def _read_data(data: str | None) -> bytes:
+    if data is None:
+        return b""
+    if data == "-":
+        return sys.stdin.buffer.read()
+    if data.startswith("@"):
+        return Path(data[1:]).read_bytes()
+    return data.encode()
+
+
+def invoke(
+    name: Annotated[str, typer.Argument(help="function name, e.g. acme/hello or hello")],
+    data: Annotated[
+        str | None, typer.Option("--data", "-d", help="input: text, @file, or - for stdin")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="seconds")] = 30.0,
+    json_: JsonOpt = False,
+) -> None:
+    """Seal an input to a function, run it in an enclave, verify the receipt."""
+    with human_errors():
+        config = load_config()
+        full = name if "/" in name else f"{config.tenant}/{name}"
+        payload = _read_data(data)
+        with (
+            Client(config.gateway, config.trust()) as client,
+            err.status(f"invoking {full} (a first call cold-starts an enclave) …"),
+        ):
+            inv = client.invoke(full, payload, timeout_s=timeout)
+    att, receipt = inv.attestation, inv.receipt
+    if json_:
+        emit_json(
+            {
+                "ok": inv.ok,
+                "output": _text_or_b64(inv.output),
+                "error": inv.error_kind or None,
+                "message": inv.error_message or None,
+                "logs": _text_or_b64(inv.logs),
+                "receipt": {
+                    "bundle": receipt.bundle_digest.hex(),
+                    "snapshot": receipt.snapshot_hash.hex(),
+                    "enclave": receipt.enclave_key_id.hex(),
+                    "request": receipt.request_hash.hex(),
+                },
+                "attestation": {
+                    "tee": att.tee,
+                    "measurement": att.measurement,
+                    "tcb_status": att.tcb_status,
+                },
+            }
+        )
+        raise typer.Exit(0 if inv.ok else 1)
+    err.print(
+        f"[green]✔ verified[/]: bundle {receipt.bundle_digest.hex()[:16]}… ran on TEE "
+        f"[bold]{att.tee}[/] (measurement {att.measurement[:16]}…, TCB {att.tcb_status}) "
+        f"in enclave {receipt.enclave_key_id.hex()[:16]}…"
+    )
+    if att.tee == "sim":
+        err.print("[yellow]⚠ sim TEE: no hardware protection[/]")
+    if not inv.ok:
+        err.print(f"[red]function failed:[/] {inv.error_kind}: {inv.error_message}")
+        raise typer.Exit(1)
+    if inv.logs:
+        err.print(inv.logs.decode(errors="replace"), end="")
+    sys.stdout.buffer.write(inv.output)
+    if sys.stdout.isatty():
+        sys.stdout.write("\n")
+
+
+def _text_or_b64(data: bytes) -> str:
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(data).decode()
+
+
+def ls(json_: JsonOpt = False) -> None:
+    """List deployed functions (records as the gateway holds them)."""
+    with human_errors():
+        config = load_config()
+        with Client(config.gateway, config.trust()) as client:
+            functions = client.functions()
+    if json_:
+        emit_json(functions)
+        return
+    if not functions:
+        out.print("no functions deployed yet — try `veil new hello && veil deploy hello`")
+    for f in functions:
+        out.print(f"{f['name']:40s} v{f['version']:<4} {f['digest'][:16]}…")

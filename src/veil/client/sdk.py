@@ -1,0 +1,203 @@
+"""The Python SDK: `Client` and `AsyncClient` over a Veil gateway.
+
+    client = Client("http://127.0.0.1:7070", trust)
+    record = client.deploy(bundle, tenant="acme", key=tenant_key, policy=Policy.development())
+    invocation = client.invoke("acme/echo", b"hello")
+
+Every record is verified with the pinned KMS key and every response with
+the full receipt chain (`veil.client.invoke.open_response`); the gateway
+is not trusted for anything but delivery.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cbor2
+import httpx
+
+from veil.client.invoke import Invocation, open_response, seal
+from veil.client.trust import TrustAnchors
+from veil.kms.broker import Registration
+from veil.kms.errors_http import error_from
+from veil.kms.policy import Policy
+from veil.kms.remote import ServiceUnavailable
+from veil.trusted.bundle import Bundle, SignedBundle
+from veil.trusted.crypto import hazmat
+from veil.trusted.crypto.signing import SigningKey
+from veil.trusted.wire.records import FunctionRecord
+
+CBOR = "application/cbor"
+
+
+class GatewayError(Exception):
+    """The gateway answered with an HTTP error it has no Veil error class for (429, 503 ...)."""
+
+    def __init__(self, status: int, kind: str, detail: str) -> None:
+        super().__init__(f"{kind} (HTTP {status}): {detail}")
+        self.status, self.kind, self.detail = status, kind, detail
+
+
+def _check(response: httpx.Response) -> httpx.Response:
+    if response.is_success:
+        return response
+    try:
+        payload = response.json()
+        kind, detail = str(payload["error"]), str(payload["detail"])
+    except (ValueError, KeyError, TypeError):
+        raise GatewayError(response.status_code, "HTTPError", response.text[:200]) from None
+    if response.status_code in (400, 403, 404):
+        exc = error_from(kind, detail)
+        if type(exc).__name__ == kind:
+            raise exc
+    raise GatewayError(response.status_code, kind, detail)
+
+
+def deploy_body(
+    bundle: Bundle,
+    tenant: str,
+    key: SigningKey,
+    policy: Policy,
+    suite: hazmat.Suite | None = None,
+) -> bytes:
+    registration = Registration(
+        tenant,
+        bundle.manifest.name,
+        bundle.digest,
+        policy,
+        suite or hazmat.Suite(bundle.manifest.suite),
+    ).sign(key)
+    signed = SignedBundle.sign(bundle, key).to_bytes()
+    return cbor2.dumps({"registration": registration, "bundle": signed})
+
+
+class Client:
+    def __init__(self, url: str, trust: TrustAnchors, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.trust = trust
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._records: dict[str, FunctionRecord] = {}
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return _check(self._http.request(method, path, **kwargs))
+        except httpx.TransportError:
+            raise ServiceUnavailable(self.url, "start the platform with `veil up`") from None
+
+    def deploy(
+        self,
+        bundle: Bundle,
+        *,
+        tenant: str,
+        key: SigningKey,
+        policy: Policy,
+        suite: hazmat.Suite | None = None,
+    ) -> FunctionRecord:
+        body = deploy_body(bundle, tenant, key, policy, suite)
+        response = self._call("POST", "/v1/functions", content=body, headers={"content-type": CBOR})
+        record = FunctionRecord.verify(response.content, self.trust.kms_key)
+        self._records[record.name] = record
+        return record
+
+    def function(self, name: str, *, refresh: bool = False) -> FunctionRecord:
+        if refresh or name not in self._records:
+            content = self._call("GET", f"/v1/functions/{name}").content
+            self._records[name] = FunctionRecord.verify(content, self.trust.kms_key)
+        return self._records[name]
+
+    def functions(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self._call("GET", "/v1/functions").json()
+        return listed
+
+    def invoke(self, name: str, data: bytes, *, timeout_s: float = 30.0) -> Invocation:
+        request = seal(self.function(name), data, timeout_s=timeout_s)
+        response = self._call(
+            "POST",
+            f"/v1/invoke/{name}",
+            content=request.envelope,
+            headers={"content-type": CBOR},
+            timeout=timeout_s + 5,
+        )
+        return open_response(request, response.content, self.trust)
+
+    def enclaves(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self._call("GET", "/v1/enclaves").json()
+        return listed
+
+    def events(self, since: int = 0) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self._call(
+            "GET", "/v1/events", params={"since": since}
+        ).json()
+        return listed
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class AsyncClient:
+    """The same operations for asyncio code."""
+
+    def __init__(self, url: str, trust: TrustAnchors, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.trust = trust
+        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout)
+        self._records: dict[str, FunctionRecord] = {}
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return _check(await self._http.request(method, path, **kwargs))
+        except httpx.TransportError:
+            raise ServiceUnavailable(self.url, "start the platform with `veil up`") from None
+
+    async def deploy(
+        self,
+        bundle: Bundle,
+        *,
+        tenant: str,
+        key: SigningKey,
+        policy: Policy,
+        suite: hazmat.Suite | None = None,
+    ) -> FunctionRecord:
+        body = deploy_body(bundle, tenant, key, policy, suite)
+        response = await self._call(
+            "POST", "/v1/functions", content=body, headers={"content-type": CBOR}
+        )
+        record = FunctionRecord.verify(response.content, self.trust.kms_key)
+        self._records[record.name] = record
+        return record
+
+    async def function(self, name: str, *, refresh: bool = False) -> FunctionRecord:
+        if refresh or name not in self._records:
+            content = (await self._call("GET", f"/v1/functions/{name}")).content
+            self._records[name] = FunctionRecord.verify(content, self.trust.kms_key)
+        return self._records[name]
+
+    async def invoke(self, name: str, data: bytes, *, timeout_s: float = 30.0) -> Invocation:
+        request = seal(await self.function(name), data, timeout_s=timeout_s)
+        response = await self._call(
+            "POST",
+            f"/v1/invoke/{name}",
+            content=request.envelope,
+            headers={"content-type": CBOR},
+            timeout=timeout_s + 5,
+        )
+        return open_response(request, response.content, self.trust)
+
+    async def enclaves(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = (await self._call("GET", "/v1/enclaves")).json()
+        return listed
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,1 @@
+"""The HTTP gateway: deploy, list, invoke, enclaves, events, health, metrics."""

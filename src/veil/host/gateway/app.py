@@ -1,0 +1,197 @@
+"""The gateway app (FastAPI on uvicorn). It sees metadata and ciphertext, nothing else.
+
+Invoke bodies are sealed envelopes; the gateway parses only their plaintext
+metadata to route (function, deadline), never logs bodies, and answers
+refusals with the error's class name only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+
+from veil.host.dispatcher import Dispatcher, DispatchError
+from veil.host.registry import Entry
+from veil.kms.api import KmsApi
+from veil.kms.errors_http import status_for
+from veil.trusted.bundle import MAX_BUNDLE_SIZE, SignedBundle
+from veil.trusted.crypto.signing import VerifyKey
+from veil.trusted.errors import MalformedMessage, Refused, VeilError
+from veil.trusted.wire.envelope import MAX_ENVELOPE, Envelope
+from veil.trusted.wire.records import FunctionRecord
+
+CBOR = "application/cbor"
+MAX_DEADLINE_S = 300.0
+
+
+@dataclass
+class GatewayConfig:
+    max_request_bytes: int = 8 * 1024 * 1024
+    function_concurrency: int = 256
+    """Requests of one function in flight or queued at once; beyond it, 429."""
+
+
+class UploadRefused(Refused):
+    """A deploy whose bundle does not match the record the KMS signed for it."""
+
+
+def _error(status: int, kind: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": kind, "detail": detail}, status_code=status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body over the {limit}-byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def gateway_app(
+    dispatcher: Dispatcher, kms: KmsApi, config: GatewayConfig | None = None
+) -> FastAPI:
+    cfg = config or GatewayConfig()
+    registry = dispatcher.registry
+    metrics = dispatcher.metrics
+    events = dispatcher.events
+    inflight: defaultdict[str, int] = defaultdict(int)
+    kms_key: list[VerifyKey] = []
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await dispatcher.start()
+        try:
+            yield
+        finally:
+            await dispatcher.stop()
+
+    app = FastAPI(title="Veil gateway", version="1", lifespan=lifespan)
+
+    @app.exception_handler(VeilError)
+    async def refused(_request: Request, exc: VeilError) -> JSONResponse:
+        metrics.errors.labels(type(exc).__name__).inc()
+        return _error(status_for(exc), type(exc).__name__, str(exc))
+
+    @app.exception_handler(DispatchError)
+    async def dispatch_failed(_request: Request, exc: DispatchError) -> JSONResponse:
+        metrics.errors.labels(type(exc).__name__).inc()
+        return _error(exc.status, type(exc).__name__, str(exc))
+
+    def pinned_kms() -> VerifyKey:
+        if not kms_key:
+            kms_key.append(kms.public_key)
+        return kms_key[0]
+
+    @app.post("/v1/functions", status_code=201)
+    async def deploy(request: Request) -> Response:
+        """Deploy a tenant-signed bundle with its registration or its KMS-signed record.
+
+        Either the tenant-signed registration (the KMS checks the tenant's
+        signature) or a record the tenant already got from the KMS directly
+        (when it registers secrets, which must not pass through the host).
+        The bundle must be signed by the record's signer: no anonymous deploys.
+        """
+        body = await _read_body(request, MAX_BUNDLE_SIZE + 64 * 1024)
+        try:
+            parts = cbor2.loads(body)
+            signed_bundle = parts["bundle"]
+            registration, record_bytes = parts.get("registration"), parts.get("record")
+            if not isinstance(signed_bundle, bytes) or not isinstance(
+                registration or record_bytes, bytes
+            ):
+                raise TypeError
+        except (cbor2.CBORError, TypeError, KeyError, ValueError, AttributeError):
+            raise MalformedMessage(
+                "deploy body must be CBOR {bundle, registration | record}"
+            ) from None
+        bundle = SignedBundle.from_bytes(signed_bundle)
+        if registration is not None:
+            record_bytes = await asyncio.to_thread(kms.register_function, registration)
+        record = FunctionRecord.verify(record_bytes, pinned_kms())
+        if record.name != bundle.bundle.manifest.name:
+            raise UploadRefused("bundle manifest names another function")
+        bundle.verify(digest=record.digest, signer=VerifyKey(record.signer))
+        registry.put(Entry(record.name, record.digest, record_bytes, record.version), signed_bundle)
+        events.emit(
+            "deployed",
+            function=record.name,
+            version=record.version,
+            digest=record.digest.hex()[:16],
+        )
+        return Response(record_bytes, status_code=201, media_type=CBOR)
+
+    @app.get("/v1/functions")
+    def list_functions() -> list[dict[str, Any]]:
+        return [
+            {
+                "name": e.name,
+                "version": e.version,
+                "digest": e.digest.hex(),
+                "record": e.record.hex(),
+            }
+            for e in registry.entries()
+        ]
+
+    @app.get("/v1/functions/{name:path}")
+    def get_function(name: str) -> Response:
+        """The KMS-signed function record; clients verify it with the KMS key they pinned."""
+        entry = registry.get(name)
+        if entry is None:
+            return _error(404, "UnknownFunctionName", f"function {name!r} is not deployed")
+        return Response(entry.record, media_type=CBOR)
+
+    @app.post("/v1/invoke/{name:path}")
+    async def invoke(name: str, request: Request) -> Response:
+        """A sealed envelope in, a sealed response with its receipt out."""
+        started = time.perf_counter()
+        body = await _read_body(request, min(cfg.max_request_bytes, MAX_ENVELOPE))
+        meta = Envelope.from_bytes(body).meta
+        if meta.function != name:
+            raise MalformedMessage("envelope is for another function than the URL names")
+        if inflight[name] >= cfg.function_concurrency:
+            metrics.requests.labels(name, "throttled").inc()
+            return _error(429, "Overloaded", "function concurrency limit reached")
+        remaining = min(meta.deadline_ms / 1000 - time.time(), MAX_DEADLINE_S)
+        inflight[name] += 1
+        try:
+            reply = await dispatcher.invoke(name, body, time.monotonic() + max(remaining, 0))
+        except Exception:
+            metrics.requests.labels(name, "error").inc()
+            raise
+        finally:
+            inflight[name] -= 1
+        metrics.requests.labels(name, "ok").inc()
+        metrics.latency.labels(name).observe(time.perf_counter() - started)
+        return Response(reply, media_type=CBOR)
+
+    @app.get("/v1/enclaves")
+    def enclaves() -> list[dict[str, Any]]:
+        return dispatcher.enclaves()
+
+    @app.get("/v1/events")
+    def event_log(since: int = 0) -> list[dict[str, Any]]:
+        return events.since(since)
+
+    @app.get("/healthz")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "enclaves": len(dispatcher.workers)}
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app

@@ -1,0 +1,69 @@
+"""The bundle registry: untrusted storage of signed bundles and function records.
+
+Nothing here is trusted: enclaves check every bundle against the KMS-signed
+record and the tenant's signature, and clients pin records by the KMS key.
+The registry only has to remember; SQLite on disk makes it survive restarts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS bundles (digest BLOB PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS functions (
+    name TEXT PRIMARY KEY,
+    digest BLOB NOT NULL REFERENCES bundles(digest),
+    record BLOB NOT NULL,
+    version INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    digest: bytes
+    record: bytes
+    version: int
+
+
+class Registry:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def put(self, entry: Entry, signed_bundle: bytes) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT OR IGNORE INTO bundles VALUES (?, ?)", (entry.digest, signed_bundle)
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?)",
+                (entry.name, entry.digest, entry.record, entry.version),
+            )
+            self._db.execute("COMMIT")
+
+    def get(self, name: str) -> Entry | None:
+        row = self._db.execute(
+            "SELECT name, digest, record, version FROM functions WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else Entry(row[0], bytes(row[1]), bytes(row[2]), row[3])
+
+    def bundle(self, digest: bytes) -> bytes | None:
+        row = self._db.execute("SELECT data FROM bundles WHERE digest = ?", (digest,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def entries(self) -> list[Entry]:
+        rows = self._db.execute("SELECT name, digest, record, version FROM functions ORDER BY name")
+        return [Entry(r[0], bytes(r[1]), bytes(r[2]), r[3]) for r in rows]
+
+    def close(self) -> None:
+        self._db.close()

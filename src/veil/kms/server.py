@@ -1,0 +1,115 @@
+"""The KMS and the verifier as an HTTP service (FastAPI).
+
+In the embedded default `veil up` runs this in its own process; in
+production it runs on the tenant's premises or in its own TEE. Bodies are
+CBOR (`application/cbor`); errors are JSON with the refusal's class name.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from veil.attestation.service import AttestationService
+from veil.kms.broker import KeyBroker
+from veil.kms.errors_http import status_for
+from veil.tee.sim import WARNING as SIM_WARNING
+from veil.trusted.crypto.signing import VerifyKey
+from veil.trusted.errors import VeilError
+
+CBOR = "application/cbor"
+MAX_BODY = 256 * 1024
+
+
+class TenantIn(BaseModel):
+    tenant: str
+    key: str
+    """Ed25519 public key, hex."""
+
+
+class AttestIn(BaseModel):
+    tee: str
+    evidence: str
+    binding: str
+    nonce: str
+    """All base64."""
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise HTTPException(413, "request body too large")
+    return body
+
+
+def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) -> FastAPI:
+    app = FastAPI(title="Veil KMS and verifier", version="1")
+
+    @app.exception_handler(VeilError)
+    async def refused(_request: Request, exc: VeilError) -> JSONResponse:
+        return JSONResponse(
+            {"error": type(exc).__name__, "detail": str(exc)}, status_code=status_for(exc)
+        )
+
+    @app.get("/v1/keys")
+    def keys() -> dict[str, Any]:
+        """The keys clients pin: the KMS's and the verifier's."""
+        return {
+            "kms_key": kms.public_key.raw.hex(),
+            "verifier_keys": [verifier.key.public.raw.hex()],
+            "production": kms.production,
+            "warning": None
+            if kms.production
+            else f"this KMS accepts policies for the {SIM_WARNING}",
+        }
+
+    @app.post("/v1/tenants", status_code=201)
+    def add_tenant(body: TenantIn, authorization: Annotated[str, Header()] = "") -> dict[str, str]:
+        """Register a tenant's signing key (administrators only)."""
+        if not hmac.compare_digest(authorization.encode(), f"Bearer {admin_token}".encode()):
+            raise HTTPException(401, "tenant registration needs the KMS admin token")
+        kms.register_tenant(body.tenant, VerifyKey(bytes.fromhex(body.key)))
+        return {"tenant": body.tenant}
+
+    @app.post("/v1/functions", status_code=201)
+    async def register(request: Request) -> Response:
+        """Register a function from a tenant-signed registration; returns the signed record."""
+        return Response(kms.register_function(await _body(request)), media_type=CBOR)
+
+    @app.get("/v1/functions")
+    def names() -> list[str]:
+        return kms.function_names()
+
+    @app.get("/v1/functions/{name:path}")
+    def record(name: str) -> Response:
+        return Response(kms.function_record(name), media_type=CBOR)
+
+    @app.post("/v1/release")
+    async def release(request: Request) -> Response:
+        """A key grant for an attested enclave, or a refusal."""
+        return Response(kms.release(await _body(request)), media_type=CBOR)
+
+    @app.post("/v1/attestation/challenge")
+    def challenge() -> Response:
+        return Response(verifier.challenge(), media_type="application/octet-stream")
+
+    @app.post("/v1/attestation/attest")
+    def attest(body: AttestIn) -> dict[str, str]:
+        token = verifier.attest(
+            body.tee,
+            base64.b64decode(body.evidence),
+            base64.b64decode(body.binding),
+            base64.b64decode(body.nonce),
+        )
+        return {"token": token}
+
+    @app.get("/healthz")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
