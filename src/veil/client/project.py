@@ -25,7 +25,10 @@ import wasmtime
 from veil.trusted.bundle import Bundle, Limits, Manifest
 
 MANIFEST_FILE = "veil.toml"
-BUILDERS: dict[str, str] = {}
+BUILDERS: dict[str, str] = {
+    "python": "veil.client.build.python:python_code",
+    "js": "veil.client.build.js:js_code",
+}
 """runtime -> "module:function(project_dir, manifest) -> code bytes", for non-wasm runtimes."""
 
 
@@ -76,13 +79,20 @@ class Project:
     def manifest(self, tenant: str) -> Manifest:
         name = self.name if "/" in self.name else f"{tenant}/{self.name}"
         defaults = {"abi": {"python": "component", "js": "quickjs"}.get(self.runtime, self.abi)}
+        entry, limits = self.entrypoint, Limits(**self.limits)
+        if self.runtime in ("python", "js"):
+            # CPython and QuickJS need other limits and entrypoints than a raw module.
+            from veil.client.build.manifest import entrypoint, runtime_limits
+
+            entry = entrypoint(self.runtime, entry)
+            limits = runtime_limits(self.runtime, self.limits)
         return Manifest(
             name=name,
             version=self.version,
             runtime=self.runtime,
             abi=defaults["abi"] if self.runtime != "wasm" else self.abi,
-            entrypoint=self.entrypoint,
-            limits=Limits(**self.limits),
+            entrypoint=entry,
+            limits=limits,
             suite=self.suite,
             capture_logs=self.capture_logs,
         )
@@ -141,7 +151,10 @@ memory_pages = 16
 timeout_ms = 1000
 """
 
-SCAFFOLDS: dict[str, str] = {}
+SCAFFOLDS: dict[str, str] = {
+    "python": "veil.client.build.scaffold:scaffold_python",
+    "js": "veil.client.build.scaffold:scaffold_js",
+}
 """lang -> "module:function(name: str, dest: Path) -> None" for non-wasm languages."""
 
 

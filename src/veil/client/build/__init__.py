@@ -24,7 +24,8 @@ def build(src_dir: Path) -> Bundle:
     runtime = None
     manifest = src_dir / MANIFEST_FILE
     if manifest.exists():
-        runtime = tomllib.loads(manifest.read_text("utf-8")).get("runtime")
+        doc = tomllib.loads(manifest.read_text("utf-8"))
+        runtime = doc.get("function", {}).get("runtime")
     if runtime is None:
         runtime = "js" if (src_dir / "handler.js").exists() else "python"
     if runtime == "python":

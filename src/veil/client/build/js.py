@@ -13,16 +13,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from veil.client.build.manifest import BuildError, load_manifest
-from veil.trusted.bundle import Bundle
+from veil.trusted.bundle import Bundle, Manifest
 
 
 def build_js(src_dir: Path, *, check: bool = True) -> Bundle:
     """Build the JavaScript function in `src_dir` (`handler.js`, optional `veil.toml`)."""
     src_dir = Path(src_dir)
-    manifest = load_manifest(src_dir, "js")
-    handler = src_dir / manifest.entrypoint
+    manifest, source = load_manifest(src_dir, "js")
+    bundle = Bundle(manifest, _source(src_dir / source))
+    if check:
+        _check(bundle)
+    return bundle
+
+
+def js_code(src_dir: Path, manifest: Manifest) -> bytes:
+    """The handler source named by `src_dir/veil.toml`, checked by loading it.
+
+    This is the `veil.client.project` builder hook for runtime "js".
+    """
+    src_dir = Path(src_dir)
+    _manifest, source = load_manifest(src_dir, "js")
+    code = _source(src_dir / source)
+    _check(Bundle(manifest, code))
+    return code
+
+
+def _source(handler: Path) -> bytes:
     if not handler.is_file():
-        raise BuildError(f"{src_dir} has no handler file {manifest.entrypoint!r}")
+        raise BuildError(f"no handler file {handler}")
     raw = handler.read_bytes()
     try:
         source = raw.decode("utf-8")
@@ -30,10 +48,7 @@ def build_js(src_dir: Path, *, check: bool = True) -> Bundle:
         raise BuildError(f"{handler} is not UTF-8") from None
     if "export" not in source:
         raise BuildError(f"{handler} must `export function handle(request)`")
-    bundle = Bundle(manifest, source.replace("\r\n", "\n").encode("utf-8"))
-    if check:
-        _check(bundle)
-    return bundle
+    return source.replace("\r\n", "\n").encode("utf-8")
 
 
 def _check(bundle: Bundle) -> None:

@@ -1,17 +1,20 @@
-"""`veil.toml`: a function's name, runtime and limits, read into a `Manifest`.
+"""`veil.toml` for Python and JavaScript functions, in the project format of `veil.client.project`.
 
+    [function]
     name = "hello"
     version = "0.1.0"
     runtime = "python"        # or "js"
-    entrypoint = "app:handle" # python: module:function; js: the handler file
+    entrypoint = "app:handle" # python: module:function; js: the exported function
+    source = "handler.js"     # js only: the handler module
     capture_logs = true
 
     [limits]
     memory_pages = 1024       # 64 KiB pages
-    fuel = 400000000
+    fuel = 1000000000
     timeout_ms = 2000
 
-Anything left out takes the runtime's default below.
+Anything left out takes the runtime's default below (CPython needs far
+more memory and fuel than QuickJS, and both more than a raw Wasm module).
 """
 
 from __future__ import annotations
@@ -24,66 +27,89 @@ from typing import Any, Final
 from veil.trusted.bundle import Limits, Manifest
 
 MANIFEST_FILE: Final = "veil.toml"
+WASM_ENTRYPOINT: Final = "veil_invoke"
+"""The project format's default entrypoint (raw Wasm); Python and JS replace it."""
 
 DEFAULTS: Final[dict[str, dict[str, Any]]] = {
     "python": {
         "abi": "component",
         "entrypoint": "app:handle",
-        "limits": {"memory_pages": 1024, "fuel": 1_000_000_000},
+        "source": "app.py",
+        "limits": {"memory_pages": 1024, "fuel": 1_000_000_000, "timeout_ms": 2000},
     },
     "js": {
         "abi": "quickjs",
-        "entrypoint": "handler.js",
-        "limits": {"memory_pages": 256, "fuel": 400_000_000},
+        "entrypoint": "handle",
+        "source": "handler.js",
+        "limits": {"memory_pages": 256, "fuel": 400_000_000, "timeout_ms": 2000},
     },
 }
-"""Per-runtime defaults: CPython needs far more memory and fuel than QuickJS."""
 
 
-class BuildError(Exception):
-    """The function's source cannot be built into a bundle (the message says why)."""
+class BuildError(ValueError):
+    """The function's source cannot be built into a bundle (the message says what to fix)."""
 
 
-def load_manifest(src_dir: Path, runtime: str) -> Manifest:
-    """Read `src_dir/veil.toml` (optional) into a manifest for `runtime`."""
+def runtime_limits(runtime: str, overrides: dict[str, int]) -> Limits:
+    """The runtime's default limits with the project's `[limits]` on top."""
+    known = {f.name for f in fields(Limits)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise BuildError(f"unknown limits {sorted(unknown)}")
+    return Limits(**{**DEFAULTS.get(runtime, {}).get("limits", {}), **overrides})
+
+
+def entrypoint(runtime: str, value: str | None) -> str:
+    """The project's entrypoint, or the runtime's default when it names the Wasm one."""
+    if not value or value == WASM_ENTRYPOINT:
+        default: str = DEFAULTS[runtime]["entrypoint"]
+        return default
+    return value
+
+
+def load_manifest(src_dir: Path, runtime: str) -> tuple[Manifest, str]:
+    """Read `src_dir/veil.toml` (optional) into a manifest for `runtime` and its source file."""
     path = src_dir / MANIFEST_FILE
-    raw: dict[str, Any] = {}
+    doc: dict[str, Any] = {}
     if path.exists():
         try:
-            raw = tomllib.loads(path.read_text("utf-8"))
+            doc = tomllib.loads(path.read_text("utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise BuildError(f"{path}: {exc}") from None
-    if raw.get("runtime", runtime) != runtime:
-        raise BuildError(f"{path} says runtime {raw['runtime']!r}, not {runtime!r}")
+    fn: dict[str, Any] = doc.get("function", {})
+    if fn.get("runtime", runtime) != runtime:
+        raise BuildError(f"{path} says runtime {fn['runtime']!r}, not {runtime!r}")
     defaults = DEFAULTS[runtime]
-    known = {f.name for f in fields(Limits)}
-    limits_raw = {**defaults["limits"], **raw.get("limits", {})}
-    unknown = set(limits_raw) - known
-    if unknown:
-        raise BuildError(f"{path}: unknown limits {sorted(unknown)}")
-    return Manifest(
-        name=str(raw.get("name", src_dir.resolve().name)),
-        version=str(raw.get("version", "0.1.0")),
+    try:
+        limits = runtime_limits(runtime, dict(doc.get("limits", {})))
+    except BuildError as exc:
+        raise BuildError(f"{path}: {exc}") from None
+    manifest = Manifest(
+        name=str(fn.get("name", src_dir.resolve().name)),
+        version=str(fn.get("version", "0.1.0")),
         runtime=runtime,
         abi=defaults["abi"],
-        entrypoint=str(raw.get("entrypoint", defaults["entrypoint"])),
-        limits=Limits(**limits_raw),
-        capture_logs=bool(raw.get("capture_logs", False)),
+        entrypoint=entrypoint(runtime, fn.get("entrypoint")),
+        limits=limits,
+        suite=str(fn.get("suite", "x25519")),
+        capture_logs=bool(fn.get("capture_logs", False)),
     )
+    return manifest, str(fn.get("source", defaults["source"]))
 
 
 def render_manifest(name: str, runtime: str) -> str:
     """The `veil.toml` a new function starts with."""
     defaults = DEFAULTS[runtime]
-    limits = {**{f.name: f.default for f in fields(Limits)}, **defaults["limits"]}
-    lines = [
-        f'name = "{name}"',
-        'version = "0.1.0"',
-        f'runtime = "{runtime}"',
-        f'entrypoint = "{defaults["entrypoint"]}"',
-        "capture_logs = true",
-        "",
-        "[limits]",
-        *(f"{key} = {value}" for key, value in limits.items()),
-    ]
-    return "\n".join(lines) + "\n"
+    source = f'source = "{defaults["source"]}"\n' if runtime == "js" else ""
+    limits = "".join(f"{key} = {value}\n" for key, value in defaults["limits"].items())
+    return (
+        "[function]\n"
+        f'name = "{name}"\n'
+        'version = "0.1.0"\n'
+        f'runtime = "{runtime}"\n'
+        f'entrypoint = "{defaults["entrypoint"]}"\n'
+        f"{source}"
+        "capture_logs = true\n"
+        "\n[limits]\n"
+        f"{limits}"
+    )

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Final
 
 from veil.client.build.manifest import BuildError, load_manifest
-from veil.trusted.bundle import Bundle
+from veil.trusted.bundle import Bundle, Manifest
 
 VENDOR_DIR: Final = "vendor"
 REQUIREMENTS: Final = "requirements.txt"
@@ -33,7 +33,8 @@ SOURCE_EPOCH: Final = 315532800
 """1980-01-01: every staged file gets this mtime, so timestamps do not leak into the build."""
 _RESERVED: Final = {"wit_world", "veil_guest", "veil_function", "componentize_py_types"}
 _SKIP: Final = shutil.ignore_patterns(
-    "__pycache__", "*.pyc", ".*", VENDOR_DIR, "veil.toml", REQUIREMENTS, "*.wasm", "tests"
+    "__pycache__", "*.pyc", ".*", VENDOR_DIR, "veil.toml", REQUIREMENTS, "*.wasm", "*.bundle",
+    "tests"
 )
 
 
@@ -43,7 +44,16 @@ def build_python(src_dir: Path, *, timeout_s: float = 600) -> Bundle:
     Raises `BuildError` with componentize-py's message when the build fails.
     """
     src_dir = Path(src_dir)
-    manifest = load_manifest(src_dir, "python")
+    manifest, _source = load_manifest(src_dir, "python")
+    return Bundle(manifest, python_code(src_dir, manifest, timeout_s=timeout_s))
+
+
+def python_code(src_dir: Path, manifest: Manifest, *, timeout_s: float = 600) -> bytes:
+    """The component for `manifest.entrypoint` ("module:function") in `src_dir`.
+
+    This is the `veil.client.project` builder hook for runtime "python".
+    """
+    src_dir = Path(src_dir)
     module, _, func = manifest.entrypoint.partition(":")
     if not module.isidentifier() or not func.isidentifier() or module in _RESERVED:
         raise BuildError(f"entrypoint must be module:function, got {manifest.entrypoint!r}")
@@ -54,8 +64,7 @@ def build_python(src_dir: Path, *, timeout_s: float = 600) -> Bundle:
         paths = _stage(src_dir, stage, module, func)
         out = stage / "function.wasm"
         _componentize(stage, paths, out, timeout_s)
-        code = out.read_bytes()
-    return Bundle(manifest, code)
+        return out.read_bytes()
 
 
 def _stage(src_dir: Path, stage: Path, module: str, func: str) -> list[Path]:

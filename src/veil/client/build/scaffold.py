@@ -39,6 +39,16 @@ export async function handle(request) {{
 """
 
 
+def scaffold_python(name: str, dest: Path) -> None:
+    """The `veil.client.project` scaffold hook for `veil new --lang python`."""
+    scaffold("python", name, dest)
+
+
+def scaffold_js(name: str, dest: Path) -> None:
+    """The `veil.client.project` scaffold hook for `veil new --lang js`."""
+    scaffold("js", name, dest)
+
+
 def scaffold(lang: str, name: str, dest: Path) -> list[Path]:
     """Write a new function named `name` in `lang` into `dest`; return the files written.
 

@@ -174,6 +174,8 @@ class QuickJsSandbox:
         self._engine = engine
         self._limits = manifest.limits
         self._prelude = prelude(manifest.capture_logs, manifest.limits.max_output)
+        entry = manifest.entrypoint
+        self._export = entry if entry.isidentifier() and entry != "veil_invoke" else "handle"
         module, self._layout = engine.compiled(ENGINE_SHA256, lambda: _compile_engine(engine))
         linker = wasmtime.Linker(engine.engine)
         linker.define_wasi()
@@ -218,7 +220,7 @@ class QuickJsSandbox:
             )
             self._rt, self._ctx = rt, ctx
             self._js = js
-            self._handler = self._load_handler(js, source)
+            self._handler = self._load_handler(js, source, self._export)
         except FunctionError:
             raise
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
@@ -238,7 +240,7 @@ class QuickJsSandbox:
             raise FunctionFailed(f"{name} failed to load:\n{self._exception_text(js, ctx)}")
         return value
 
-    def _load_handler(self, js: _Js, source: str) -> int:
+    def _load_handler(self, js: _Js, source: str, export: str) -> int:
         f, ctx = js.f, self._ctx
         compiled = self._eval(js, ctx, source, "handler.js", _EVAL_MODULE | _EVAL_COMPILE_ONLY)
         module_def = compiled & _U32
@@ -247,13 +249,13 @@ class QuickJsSandbox:
             raise FunctionFailed(f"handler.js failed to load:\n{self._exception_text(js, ctx)}")
         self._drain(js)
         namespace = f["JS_GetModuleNamespace"](ctx, module_def)
-        for name in ("handle", "default"):
+        for name in (export, "default"):
             name_ptr = js.write(name.encode() + b"\0")
             fn = f["JS_GetPropertyStr"](ctx, namespace, name_ptr)
             if f["JS_IsFunction"](ctx, fn):
                 handler: int = fn
                 return handler
-        raise ABIViolation("handler.js must export a function named handle (or a default one)")
+        raise ABIViolation(f"handler.js must export a function {export!r} (or a default one)")
 
     def _exception_text(self, js: _Js, ctx: int) -> str:
         f = js.f
