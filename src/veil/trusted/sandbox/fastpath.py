@@ -16,6 +16,7 @@ from typing import Any
 
 import wasmtime
 from wasmtime import _ffi as ffi
+from wasmtime._extern import wrap_extern
 from wasmtime._func import enter_wasm
 
 _KINDS: dict[str, Any] = {
@@ -104,24 +105,38 @@ class NumCall:
     """A call to a function of numeric params (any mix of i32/i64/f32/f64) and one result."""
 
     __slots__ = ("_field", "_fields", "_func", "_nparams", "_params", "_results", "_store")
+    _params: Any
+    _field: str
+    _fields: list[str]
 
-    def __init__(self, store: wasmtime.Store, func: wasmtime.Func) -> None:
-        ty = func.type(store)
-        kinds = [_kind(p) for p in ty.params]
-        results = [_kind(r) for r in ty.results]
-        if any(k is None for k in kinds) or len(results) != 1 or results[0] is None:
-            raise TypeError(f"expected numeric params and one numeric result, got {ty}")
+    def __init__(
+        self, store: wasmtime.Store, func: wasmtime.Func, like: NumCall | None = None
+    ) -> None:
+        """`like`: a call to the same export of another instance, whose types are reused."""
+        if like is not None:
+            kinds: list[tuple[int, str] | None] = [
+                (p.kind, f) for p, f in zip(like._params, like._fields, strict=False)
+            ]
+            results: list[tuple[int, str] | None] = [(0, like._field)]
+        else:
+            ty = func.type(store)
+            kinds = [_kind(p) for p in ty.params]
+            results = [_kind(r) for r in ty.results]
+            if any(k is None for k in kinds) or len(results) != 1 or results[0] is None:
+                raise TypeError(f"expected numeric params and one numeric result, got {ty}")
         self._store = store
         self._func = func
         self._nparams = len(kinds)
         self._params = (ffi.wasmtime_val_t * max(1, len(kinds)))()
-        self._fields: list[str] = []
+        self._fields = []
         for i, k in enumerate(kinds):
             assert k is not None
-            self._params[i].kind = k[0]  # type: ignore[assignment]
+            self._params[i].kind = k[0]
             self._fields.append(k[1])
         self._results = (ffi.wasmtime_val_t * 1)()
-        self._field = results[0][1]
+        result = results[0]
+        assert result is not None
+        self._field = result[1]
 
     def __call__(self, *args: int) -> int:
         params = self._params
@@ -142,3 +157,34 @@ class NumCall:
                 raise wasmtime.WasmtimeError._from_ptr(error)
         result: int = getattr(self._results[0].of, self._field)
         return result
+
+
+class ExportsByName:
+    """Looks exports up one by one; wasmtime-py's `Instance.exports` wraps them all.
+
+    The QuickJS engine has about 290 exports, so wrapping every one of them
+    costs milliseconds per instance; a fresh instance needs about twenty.
+    """
+
+    __slots__ = ("_instance", "_store")
+
+    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance) -> None:
+        self._store, self._instance = store, instance
+
+    def get(self, name: str) -> Any:
+        raw = name.encode()
+        item = ffi.wasmtime_extern_t()
+        found = ffi.wasmtime_instance_export_get(
+            self._store._context(),
+            ctypes.byref(self._instance._instance),
+            ctypes.create_string_buffer(raw, len(raw)),
+            len(raw),
+            ctypes.byref(item),
+        )
+        return wrap_extern(item) if found else None
+
+    def __getitem__(self, name: str) -> Any:
+        item = self.get(name)
+        if item is None:
+            raise KeyError(name)
+        return item

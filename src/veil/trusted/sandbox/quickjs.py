@@ -37,7 +37,7 @@ from veil.trusted.sandbox.errors import (
     FunctionOutOfMemory,
     FunctionTimeout,
 )
-from veil.trusted.sandbox.fastpath import NumCall
+from veil.trusted.sandbox.fastpath import ExportsByName, NumCall
 from veil.trusted.sandbox.reactor import wasi_config
 from veil.trusted.sandbox.snapshot import PAGE, InstanceState, Snapshot
 from veil.trusted.sandbox.traps import classify
@@ -69,6 +69,12 @@ _U64: Final = 0xFFFFFFFFFFFFFFFF
 _JS_STACK: Final = 48 * 1024
 """QuickJS's own recursion limit, kept under the engine's 64 KiB shadow stack."""
 _MAX_JOBS: Final = 1_000_000
+_HEADROOM: Final = 1 << 20
+"""Heap grown (and freed) before the snapshot, so typical requests never grow memory.
+
+Wasm memory cannot shrink: a request that grows it is rewound into a fresh
+instance (about 1-2 ms instead of about 10 µs in place). Each byte of
+headroom costs a little memmove per rewind; 1 MiB keeps it near 40 µs."""
 
 
 class EngineMismatch(RuntimeError):
@@ -116,24 +122,35 @@ def _compile_engine(engine: SandboxEngine) -> tuple[wasmtime.Module, StateLayout
 class _Js:
     """Typed handles on one engine instance's C API."""
 
-    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance) -> None:
-        ex = instance.exports(store)
-        memory = ex["memory"]
+    f: dict[str, Any]
+
+    def __init__(
+        self, store: wasmtime.Store, instance: wasmtime.Instance, like: _Js | None = None
+    ) -> None:
+        """`like`: the same engine's handles in another instance, whose types are reused."""
+        ex = self.exports = ExportsByName(store, instance)
+        memory = ex.get("memory")
         if not isinstance(memory, wasmtime.Memory):
             raise ABIViolation("engine does not export its memory")
         self.store, self.memory = store, memory
         call: dict[str, Any] = {}
         for name in (
-            "_initialize", "malloc", "JS_NewRuntime", "JS_NewContext", "JS_SetMemoryLimit",
+            "_initialize", "malloc", "free", "JS_NewRuntime", "JS_NewContext", "JS_SetMemoryLimit",
             "JS_SetMaxStackSize", "JS_Eval", "JS_EvalFunction", "JS_GetModuleNamespace",
             "JS_GetPropertyStr", "JS_GetPropertyUint32", "JS_IsFunction", "JS_Call",
             "JS_ExecutePendingJob", "JS_GetException", "JS_NewUint8ArrayCopy",
             "JS_GetUint8Array", "JS_ToCStringLen2",
         ):
-            func = ex[name]
+            func = ex.get(name)
             if not isinstance(func, wasmtime.Func):
                 raise ABIViolation(f"engine does not export {name}")
-            call[name] = func if not func.type(store).results else NumCall(store, func)
+            if like is not None:
+                template = like.f[name]
+                call[name] = (
+                    NumCall(store, func, template) if isinstance(template, NumCall) else func
+                )
+            else:
+                call[name] = func if not func.type(store).results else NumCall(store, func)
         self.f = call
 
     def base(self) -> int:
@@ -221,11 +238,12 @@ class QuickJsSandbox:
             self._rt, self._ctx = rt, ctx
             self._js = js
             self._handler = self._load_handler(js, source, self._export)
+            self._reserve_headroom(js)
         except FunctionError:
             raise
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             raise classify(exc, at_memory_limit=self._at_limit(store, js.memory)) from None
-        self._state = InstanceState(store, instance, self._layout)
+        self._state = InstanceState(store, instance, self._layout, js.exports)
         self._snapshot: Snapshot = self._state.capture()
         self._snapshot_hash = sha256(
             b"veil/snapshot/quickjs/v1", ENGINE_SHA256, self._snapshot.digest()
@@ -256,6 +274,14 @@ class QuickJsSandbox:
                 handler: int = fn
                 return handler
         raise ABIViolation(f"handler.js must export a function {export!r} (or a default one)")
+
+    def _reserve_headroom(self, js: _Js) -> None:
+        limit = self._limits.memory_pages * PAGE
+        room = min(_HEADROOM, (limit - js.memory.data_len(js.store)) // 2)
+        if room > PAGE:
+            block = js.f["malloc"](room) & _U32
+            if block:
+                js.f["free"](js.store, block)
 
     def _exception_text(self, js: _Js, ctx: int) -> str:
         f = js.f
@@ -337,8 +363,8 @@ class QuickJsSandbox:
         self._js.store.close()
         store = self._store()
         instance = self._pre.instantiate(store)
-        self._js = _Js(store, instance)
-        self._state = InstanceState(store, instance, self._layout)
+        self._js = _Js(store, instance, self._js)
+        self._state = InstanceState(store, instance, self._layout, self._js.exports)
         self._state.adopt(self._snapshot)
         self._state.restore(self._snapshot)
 

@@ -46,8 +46,16 @@ def _plain(value: Any) -> Any:
 class InstanceState:
     """The host's handles on one instance's memories, mutable globals and tables."""
 
-    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance, layout: StateLayout):
-        exports = instance.exports(store)
+    def __init__(
+        self,
+        store: wasmtime.Store,
+        instance: wasmtime.Instance,
+        layout: StateLayout,
+        exports: Any = None,
+    ):
+        """`exports` may be any name-indexed lookup; default: `instance.exports(store)`."""
+        if exports is None:
+            exports = instance.exports(store)
         self._store = store
         self._memories = [_get(exports, "memory", i, wasmtime.Memory) for i in layout.memories]
         self._globals = [_get(exports, "global", i, wasmtime.Global) for i in layout.globals]
