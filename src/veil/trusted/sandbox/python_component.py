@@ -17,6 +17,8 @@ the measurements.
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
 import wasmtime
@@ -58,8 +60,18 @@ def _classify(exc: Exception) -> FunctionError:
     return FunctionTrapped(f"function trapped: {reason}")
 
 
+_Instance = tuple[wasmtime.Store, wasmtime.component.Func]
+
+
 class PythonSandbox:
-    """A componentize-py component, re-instantiated from its compiled form per request."""
+    """A componentize-py component, re-instantiated from its compiled form per request.
+
+    The next request's instance is made on a helper thread as soon as a
+    request ends (wasmtime releases the GIL while it instantiates), so it is
+    ready by the time the enclave has sealed the response and opened the
+    next request. It is a fresh instance of the compiled component either
+    way; the used one is closed before `invoke` returns.
+    """
 
     def __init__(self, engine: SandboxEngine, bundle: Bundle) -> None:
         manifest = bundle.manifest
@@ -76,19 +88,16 @@ class PythonSandbox:
         self._linker.add_wasip2()
         self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
         self._snapshot_hash = sha256(b"veil/snapshot/python-component/v1", bundle.code)
-        self._ready: tuple[wasmtime.Store, wasmtime.component.Func] | None = None
-        self.rewind()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veil-python-rewind")
+        self._next: Future[_Instance] | None = None
+        self._ready: _Instance | None = self._instantiate()
 
     @property
     def snapshot_hash(self) -> bytes:
         """Every request starts from the component's own initial state, so its hash."""
         return self._snapshot_hash
 
-    def rewind(self) -> None:
-        """Make the instance the next request runs on (the previous one is dropped)."""
-        if self._ready is not None:
-            self._ready[0].close()
-            self._ready = None
+    def _instantiate(self) -> _Instance:
         store = wasmtime.Store(self._engine.engine)
         store.set_limits(memory_size=self._limits.memory_pages * PAGE)
         config = wasmtime.WasiConfig()
@@ -103,19 +112,39 @@ class PythonSandbox:
         try:
             instance = self._linker.instantiate(store, self._component)
         except wasmtime.WasmtimeError as exc:
+            store.close()
             raise ABIViolation(f"component does not fit the Veil world: {exc}") from None
         func = instance.get_func(store, EXPORT)
         if func is None:
+            store.close()
             raise ABIViolation(f"component does not export {EXPORT!r}")
-        self._ready = (store, func)
+        return store, func
+
+    def rewind(self) -> None:
+        """Make a fresh instance now (synchronously) for the next request."""
+        self._discard()
+        self._ready = self._instantiate()
+
+    def _take(self) -> _Instance:
+        ready, self._ready = self._ready, None
+        if ready is not None:
+            return ready
+        pending, self._next = self._next, None
+        return pending.result() if pending is not None else self._instantiate()
+
+    def _discard(self) -> None:
+        pending, self._next = self._next, None
+        if pending is not None:
+            with contextlib.suppress(Exception):
+                pending.result()[0].close()
+        ready, self._ready = self._ready, None
+        if ready is not None:
+            ready[0].close()
 
     def invoke(self, data: bytes) -> Output:
         if len(data) > self._limits.max_input:
             raise MessageTooLarge("input is over the function's max_input")
-        if self._ready is None:
-            self.rewind()
-        assert self._ready is not None
-        store, func = self._ready
+        store, func = self._take()
         store.set_epoch_deadline(self._ticks)
         try:
             outcome = func(store, data, self._capture)
@@ -125,7 +154,8 @@ class PythonSandbox:
             raise _classify(exc) from None
         finally:
             logs = self._logs.take()
-            self.rewind()
+            store.close()
+            self._next = self._pool.submit(self._instantiate)
         return self._output(outcome, logs)
 
     def _output(self, outcome: Any, logs: bytes) -> Output:
@@ -144,6 +174,5 @@ class PythonSandbox:
         return Output(body, (bytes(guest_logs) + logs)[: self._limits.max_output])
 
     def close(self) -> None:
-        if self._ready is not None:
-            self._ready[0].close()
-            self._ready = None
+        self._discard()
+        self._pool.shutdown(wait=True)
