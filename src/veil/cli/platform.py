@@ -54,10 +54,10 @@ def init(
 
 
 def register_local_tenant(config: ClientConfig) -> None:
-    trust = RemoteTrust(config.kms)
-    trust.register_tenant(
-        config.tenant, config.tenant_key(state.data_dir).public, admin_token(state.data_dir)
-    )
+    with RemoteTrust(config.kms) as trust:
+        trust.register_tenant(
+            config.tenant, config.tenant_key(state.data_dir).public, admin_token(state.data_dir)
+        )
 
 
 def up(

@@ -80,7 +80,10 @@ def serve_trust(data_dir: Path, host: str, port: int) -> None:
 
 
 def build_gateway(
-    data_dir: Path, trust_url: str, pool: PoolConfig | None = None
+    data_dir: Path,
+    trust_url: str,
+    pool: PoolConfig | None = None,
+    config: GatewayConfig | None = None,
 ) -> tuple[FastAPI, Dispatcher]:
     dispatcher = Dispatcher(
         Registry(data_dir / "registry.sqlite3"),
@@ -88,7 +91,7 @@ def build_gateway(
         data_dir / "sim-host.key",
         pool,
     )
-    return gateway_app(dispatcher, RemoteTrust(trust_url), GatewayConfig()), dispatcher
+    return gateway_app(dispatcher, RemoteTrust(trust_url), config), dispatcher
 
 
 def wait_healthy(
@@ -166,12 +169,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trust-url")
     parser.add_argument("--stem-cells", type=int, default=1)
     parser.add_argument("--max-workers", type=int, default=PoolConfig().max_workers)
+    parser.add_argument("--max-queue", type=int, default=PoolConfig().max_queue)
+    parser.add_argument("--idle-timeout", type=float, default=PoolConfig().idle_timeout_s)
+    parser.add_argument("--enclave-concurrency", type=int, default=PoolConfig().enclave_concurrency)
+    parser.add_argument(
+        "--function-concurrency", type=int, default=GatewayConfig().function_concurrency
+    )
     args = parser.parse_args(argv)
     if args.service == "trust":
         serve_trust(args.data_dir, args.host, args.port or DEFAULT_TRUST_PORT)
         return
-    pool = PoolConfig(stem_cells=args.stem_cells, max_workers=args.max_workers)
-    app, _ = build_gateway(args.data_dir, args.trust_url, pool)
+    pool = PoolConfig(
+        stem_cells=args.stem_cells,
+        max_workers=args.max_workers,
+        max_queue=args.max_queue,
+        idle_timeout_s=args.idle_timeout,
+        enclave_concurrency=args.enclave_concurrency,
+    )
+    gateway_config = GatewayConfig(function_concurrency=args.function_concurrency)
+    app, _ = build_gateway(args.data_dir, args.trust_url, pool, gateway_config)
     uvicorn.run(
         app,
         host=args.host,
