@@ -63,3 +63,7 @@ class DebugRefused(EvidenceRefused):
 
 class TokenInvalid(EvidenceRefused):
     """An attestation result token that is expired, malformed or signed by an unknown key."""
+
+
+class CertificateExpired(CollateralExpired):
+    """A certificate in a chain is outside its notBefore..notAfter window at 'now'."""
