@@ -67,3 +67,7 @@ class TokenInvalid(EvidenceRefused):
 
 class CertificateExpired(CollateralExpired):
     """A certificate in a chain is outside its notBefore..notAfter window at 'now'."""
+
+
+class CrlInvalid(CollateralInvalid):
+    """A CRL that is not signed by the CA it claims to come from, or is for another CA."""

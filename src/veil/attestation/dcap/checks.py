@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from veil.attestation.dcap.chain import (
+from veil.attestation.certchain import (
     check_crl_signature,
     check_crl_window,
     check_not_revoked,

@@ -5,10 +5,25 @@ from __future__ import annotations
 from veil.attestation.errors import (
     CertificateChainInvalid,
     CollateralInvalid,
+    CrlInvalid,
     EvidenceRefused,
     EvidenceSignatureInvalid,
     MalformedEvidence,
 )
+
+__all__ = [
+    "AttestationKeyNotBound",
+    "CrlInvalid",
+    "PckExtensionsInvalid",
+    "QeIdentityMismatch",
+    "QeIdentitySignatureInvalid",
+    "QeReportSignatureInvalid",
+    "TcbInfoMismatch",
+    "TcbInfoSignatureInvalid",
+    "TcbLevelNotFound",
+    "TdxModuleMismatch",
+    "UnsupportedQuote",
+]
 
 
 class UnsupportedQuote(MalformedEvidence):
@@ -35,10 +50,6 @@ class AttestationKeyNotBound(EvidenceRefused):
 
 class PckExtensionsInvalid(CertificateChainInvalid):
     """The PCK certificate lacks Intel's SGX extensions or they do not parse."""
-
-
-class CrlInvalid(CollateralInvalid):
-    """A CRL that is not signed by the CA it claims to come from."""
 
 
 class TcbInfoSignatureInvalid(CollateralInvalid):

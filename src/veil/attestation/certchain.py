@@ -1,7 +1,8 @@
-"""Certificate chains to the pinned Intel SGX Root CA, and CRL checks.
+"""Certificate chains to a pinned root, and CRL checks (Intel DCAP and AMD SEV-SNP).
 
-Deliberately explicit rather than a general RFC 5280 path builder: DCAP
-chains are short and fixed (leaf → PCK/TCB-signing CA → root), so each
+Deliberately explicit rather than a general RFC 5280 path builder: vendor
+chains are short and fixed (PCK leaf → PCK CA → Intel root; VCEK → ASK →
+ARK), so each
 link's issuer, signature, CA flag and validity window is checked in turn,
 and the top of every chain must be the one pinned root (byte for byte, or
 a certificate it signed directly).
@@ -15,12 +16,12 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from veil.attestation.dcap.errors import CrlInvalid
 from veil.attestation.errors import (
     CertificateChainInvalid,
     CertificateExpired,
     CertificateRevoked,
     CollateralExpired,
+    CrlInvalid,
 )
 
 
