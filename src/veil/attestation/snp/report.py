@@ -36,7 +36,8 @@ class TcbVersion:
 
     @classmethod
     def parse(cls, raw: bytes, *, turin: bool = False) -> TcbVersion:
-        """Milan/Genoa: BL, TEE, 4 reserved, SNP, UCODE; Turin: FMC, BL, TEE, SNP, 3 reserved, UCODE."""
+        """Milan/Genoa: BL, TEE, 4 reserved, SNP, UCODE; Turin: FMC, BL, TEE, SNP, 3 reserved,
+        UCODE."""
         if turin:
             return cls(bootloader=raw[1], tee=raw[2], snp=raw[3], microcode=raw[7], fmc=raw[0])
         return cls(bootloader=raw[0], tee=raw[1], snp=raw[6], microcode=raw[7])
