@@ -113,3 +113,5 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return False
+    except ValueError:  # extensions are parsed lazily; a corrupt one surfaces here
+        raise CertificateChainInvalid("certificate extensions do not parse") from None

@@ -92,13 +92,15 @@ class CollateralCheck:
             raise TcbInfoMismatch(f"TCB info is for {c.tcb_info.id}, expected {tcb_id}")
         if c.qe_identity.id != qe_id:
             raise QeIdentityMismatch(f"QE identity is for {c.qe_identity.id}, expected {qe_id}")
-        check_crl_signature(c.root_ca_crl, root, "root CA CRL")
-        for chain, what in (
+        chains = (
             (c.tcb_info_issuer_chain, "TCB info issuer chain"),
             (c.qe_identity_issuer_chain, "QE identity issuer chain"),
             (c.pck_crl_issuer_chain, "PCK CRL issuer chain"),
-        ):
-            for cert in verify_links(chain, root, what=what):
+        )
+        linked = [(verify_links(chain, root, what=what), what) for chain, what in chains]
+        check_crl_signature(c.root_ca_crl, root, "root CA CRL")
+        for certs, what in linked:
+            for cert in certs:
                 check_not_revoked(cert, c.root_ca_crl, what)
         check_crl_signature(c.pck_crl, c.pck_crl_issuer_chain[0], "PCK CRL")
         if not _raw_ecdsa_ok(

@@ -40,6 +40,8 @@ def pck_extensions(cert: x509.Certificate) -> PckExtensions:
         ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(SGX_EXTENSIONS_OID))
     except x509.ExtensionNotFound:
         raise PckExtensionsInvalid("PCK certificate has no SGX extensions") from None
+    except ValueError:  # parsed lazily by cryptography; a corrupt extension surfaces here
+        raise PckExtensionsInvalid("PCK certificate extensions do not parse") from None
     value = ext.value
     if not isinstance(value, x509.UnrecognizedExtension):
         raise PckExtensionsInvalid("SGX extensions parsed as a known extension")

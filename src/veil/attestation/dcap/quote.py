@@ -22,6 +22,7 @@ Layout (all little-endian):
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from typing import Literal
@@ -45,6 +46,12 @@ CERT_DATA_QE_REPORT = 6
 INTEL_QE_VENDOR_ID = bytes.fromhex("939a7233f79c4ca9940a0db3957f0607")
 
 BodyKind = Literal["sgx", "td10", "td15"]
+
+_PEM_CHAIN = re.compile(
+    rb"(?:-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\r?\n?)+"
+)
+"""PEM certificates and line breaks only: the chain is not signed as a whole, so no byte of
+it may vary without changing a certificate (and so breaking a signature)."""
 
 
 @dataclass(frozen=True)
@@ -206,12 +213,15 @@ def _parse_qe_certification(reader: _Reader) -> QeCertification:
             f"certification data type {cert_type}; only 5 (PCK chain in the quote) is verifiable "
             "offline"
         )
+    chain = cert_data[:-1] if cert_data.endswith(b"\x00") else cert_data
+    if not _PEM_CHAIN.fullmatch(chain):
+        raise MalformedEvidence("certification data is not a PEM certificate chain")
     return QeCertification(
         qe_report_raw=qe_report_raw,
         qe_report=SgxReportBody.parse(qe_report_raw),
         qe_report_signature=qe_report_signature,
         qe_auth_data=qe_auth_data,
-        pck_chain_pem=cert_data.rstrip(b"\x00"),
+        pck_chain_pem=chain,
     )
 
 

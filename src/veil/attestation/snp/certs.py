@@ -83,9 +83,12 @@ def verify_amd_link(cert: x509.Certificate, issuer: x509.Certificate, what: str)
 def key_certificate_info(cert: x509.Certificate) -> KeyCertificateInfo:
     """Read the TCB, product name, hwID and CSP id extensions of a VCEK/VLEK."""
     values: dict[str, bytes] = {}
-    for ext in cert.extensions:
-        if isinstance(ext.value, x509.UnrecognizedExtension):
-            values[ext.oid.dotted_string] = ext.value.value
+    try:
+        for ext in cert.extensions:
+            if isinstance(ext.value, x509.UnrecognizedExtension):
+                values[ext.oid.dotted_string] = ext.value.value
+    except ValueError:  # parsed lazily by cryptography; a corrupt extension surfaces here
+        raise CertificateChainInvalid("VCEK/VLEK extensions do not parse") from None
     try:
         product = _string(values.get(_PRODUCT_NAME)) or ""
         turin = product.startswith("Turin")
