@@ -296,7 +296,7 @@ def _td_report(case: DcapCase) -> bytes:
     return bytes(body)
 
 
-def build_dcap(case: DcapCase = DcapCase()) -> DcapSample:  # noqa: B008 - frozen default
+def build_dcap(case: DcapCase = DcapCase()) -> DcapSample:
     pki = intel_pki()
     tdx = case.kind == "tdx"
     pck_key = p256()
@@ -373,15 +373,27 @@ def build_collateral(case: DcapCase) -> dict[str, str]:
         "tcbLevels": list(case.tcb_levels),
     }
     if tdx:
-        module = {"mrsigner": bytes(48).hex(), "attributes": bytes(8).hex(), "attributesMask": "FF" * 8}
+        module = {
+            "mrsigner": bytes(48).hex(),
+            "attributes": bytes(8).hex(),
+            "attributesMask": "FF" * 8,
+        }
         tcb_info["tdxModule"] = module
         tcb_info["tdxModuleIdentities"] = [
             {
                 **module,
                 "id": "TDX_01",
                 "tcbLevels": [
-                    {"tcb": {"isvsvn": 4}, "tcbDate": "2024-03-13T00:00:00Z", "tcbStatus": "UpToDate"},
-                    {"tcb": {"isvsvn": 2}, "tcbDate": "2023-08-09T00:00:00Z", "tcbStatus": "OutOfDate"},
+                    {
+                        "tcb": {"isvsvn": 4},
+                        "tcbDate": "2024-03-13T00:00:00Z",
+                        "tcbStatus": "UpToDate",
+                    },
+                    {
+                        "tcb": {"isvsvn": 2},
+                        "tcbDate": "2023-08-09T00:00:00Z",
+                        "tcbStatus": "OutOfDate",
+                    },
                 ],
             }
         ]
@@ -422,7 +434,7 @@ def build_collateral(case: DcapCase) -> dict[str, str]:
     }
 
 
-def dcap_sample(case: DcapCase = DcapCase()) -> DcapSample:  # noqa: B008 - frozen default
+def dcap_sample(case: DcapCase = DcapCase()) -> DcapSample:
     """A quote and its complete collateral (PCK CRL revoking the PCK if the case says so)."""
     sample = build_dcap(case)
     pki = intel_pki()
@@ -518,7 +530,7 @@ class SnpSample:
     key_der: bytes  # the VCEK or VLEK certificate
 
 
-def snp_sample(case: SnpCase = SnpCase()) -> SnpSample:  # noqa: B008 - frozen default
+def snp_sample(case: SnpCase = SnpCase()) -> SnpSample:
     pki = amd_pki()
     key = ec.generate_private_key(ec.SECP384R1())
     cert_tcb = case.cert_tcb or case.tcb

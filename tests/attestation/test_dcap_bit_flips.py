@@ -53,12 +53,12 @@ def _header(body_end: int) -> list[Region]:
 
 SGX = sample_bytes("sgx/quote.bin")
 TDX = sample_bytes("tdx/quote.bin")
-SGX_REGIONS = _header(432) + _qe_regions(564, len(SGX), len(SGX))
-TDX_REGIONS = (
-    _header(632)
-    + [("QE report certification data type and size", 764, 770, (MalformedEvidence,))]
-    + _qe_regions(770, 4936, len(TDX))
-)
+SGX_REGIONS = [*_header(432), *_qe_regions(564, len(SGX), len(SGX))]
+TDX_REGIONS = [
+    *_header(632),
+    ("QE report certification data type and size", 764, 770, (MalformedEvidence,)),
+    *_qe_regions(770, 4936, len(TDX)),
+]
 
 
 def _offsets(start: int, end: int) -> list[int]:
@@ -69,7 +69,9 @@ def _offsets(start: int, end: int) -> list[int]:
 
 
 def _cases(regions: list[Region]) -> list[tuple[str, int, tuple[type[EvidenceRefused], ...]]]:
-    return [(name, off, errors) for name, start, end, errors in regions for off in _offsets(start, end)]
+    return [
+        (name, off, errors) for name, start, end, errors in regions for off in _offsets(start, end)
+    ]
 
 
 def _flip(data: bytes, offset: int) -> bytes:

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import Encoding
 
+from veil.attestation import der
 from veil.attestation.errors import (
     CertificateChainInvalid,
     CertificateExpired,
@@ -23,6 +25,60 @@ from veil.attestation.errors import (
     CollateralExpired,
     CrlInvalid,
 )
+
+PARSE_ERRORS = (
+    x509.DuplicateExtension,
+    der.DerError,
+    ValueError,
+    KeyError,
+    TypeError,
+    x509.InvalidVersion,
+    UnsupportedAlgorithm,
+    Warning,
+)
+"""What `cryptography` may raise (or warn, when warnings are errors) on a corrupt certificate.
+
+It parses most fields lazily, so a flipped byte can surface on first access
+of a subject, an extension or the version, not at load time."""
+
+
+def load_pem_chain(data: bytes, *, what: str) -> list[x509.Certificate]:
+    """Load PEM certificates and parse every field now, so corruption is one typed error.
+
+    Serial numbers must be positive (RFC 5280); unlike AMD's VCEK, Intel's
+    certificates always are.
+    """
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+        for cert in certs:
+            parse_fully(cert)
+            check_signature_encoding(cert)
+            if cert.serial_number <= 0:
+                raise ValueError("non-positive serial number")
+    except PARSE_ERRORS as exc:
+        raise CertificateChainInvalid(f"{what}: certificate does not parse ({exc})") from None
+    return certs
+
+
+def parse_fully(cert: x509.Certificate) -> None:
+    """Touch every lazily parsed field (raises one of PARSE_ERRORS if any is corrupt)."""
+    cert.subject.rfc4514_string()
+    cert.issuer.rfc4514_string()
+    _ = (cert.version, cert.not_valid_before_utc, cert.not_valid_after_utc)
+    _ = (cert.signature_hash_algorithm, cert.signature_algorithm_parameters)
+    list(cert.extensions)
+    cert.public_key()
+
+
+def check_signature_encoding(cert: x509.Certificate) -> None:
+    """The signature BIT STRING must have no unused bits, as DER for X.509 requires.
+
+    `cryptography` accepts a non-zero unused-bits count and still verifies the
+    signature, which would let a byte of a "signed" chain change unnoticed.
+    """
+    outer = der.read_all(der.read_single(cert.public_bytes(Encoding.DER), der.SEQUENCE).value)
+    if len(outer) != 3 or outer[2].tag != 0x03 or outer[2].value[:1] != b"\x00":
+        raise der.DerError("certificate signature is not a BIT STRING with 0 unused bits")
 
 
 def verify_chain(

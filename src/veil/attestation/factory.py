@@ -27,7 +27,9 @@ def verifier_for(tee: str, **config: Any) -> Verifier:
     try:
         target = PLUGINS[tee]
     except KeyError:
-        raise UnknownTeeType(f"no verifier for TEE type {tee!r}; known: {sorted(PLUGINS)}") from None
+        raise UnknownTeeType(
+            f"no verifier for TEE type {tee!r}; known: {sorted(PLUGINS)}"
+        ) from None
     module_name, _, attr = target.partition(":")
     constructor = getattr(importlib.import_module(module_name), attr)
     verifier: Verifier = constructor(**config)

@@ -31,6 +31,7 @@ from veil.attestation.certchain import (
     check_crl_window,
     check_not_revoked,
     check_validity,
+    load_pem_chain,
     verify_chain,
     verify_links,
 )
@@ -51,7 +52,6 @@ from veil.attestation.dcap.tcb import TcbVerdict, qe_tcb
 from veil.attestation.errors import (
     CollateralExpired,
     EvidenceSignatureInvalid,
-    MalformedEvidence,
 )
 
 Kind = Literal["sgx", "tdx"]
@@ -142,10 +142,7 @@ def verify_dcap_quote(evidence: bytes, *, collateral: CollateralCheck, now: date
     collateral.check(now)
     c = collateral.collateral
 
-    try:
-        pck_chain = x509.load_pem_x509_certificates(quote.certification.pck_chain_pem)
-    except ValueError:
-        raise MalformedEvidence("PCK certificate chain in the quote is not PEM") from None
+    pck_chain = load_pem_chain(quote.certification.pck_chain_pem, what="PCK chain")
     verify_chain(pck_chain, collateral.root, now=now, what="PCK chain")
     leaf = pck_chain[0]
     for cert in pck_chain:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 from cryptography import x509
 
+from veil.attestation.certchain import load_pem_chain
 from veil.attestation.dcap.documents import QeIdentity, TcbInfo, parse_qe_identity, parse_tcb_info
-from veil.attestation.errors import CollateralInvalid
+from veil.attestation.errors import CertificateChainInvalid, CollateralInvalid
 
 _FIELDS = (
     "pck_crl_issuer_chain",
@@ -93,10 +94,9 @@ def collateral_from_json(raw: Mapping[str, object]) -> Collateral:
 
 def _chain(pem: str, name: str) -> tuple[x509.Certificate, ...]:
     try:
-        certs = x509.load_pem_x509_certificates(pem.encode())
-    except ValueError as exc:
-        raise CollateralInvalid(f"{name}: not a PEM certificate chain ({exc})") from None
-    return tuple(certs)
+        return tuple(load_pem_chain(pem.encode(), what=name))
+    except CertificateChainInvalid as exc:
+        raise CollateralInvalid(str(exc)) from None
 
 
 def _crl(text: str, name: str) -> x509.CertificateRevocationList:

@@ -22,6 +22,8 @@ Layout (all little-endian):
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import struct
 from dataclasses import dataclass
@@ -52,6 +54,9 @@ _PEM_CHAIN = re.compile(
 )
 """PEM certificates and line breaks only: the chain is not signed as a whole, so no byte of
 it may vary without changing a certificate (and so breaking a signature)."""
+_PEM_BODY = re.compile(
+    rb"-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END CERTIFICATE-----"
+)
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,7 @@ def _parse_qe_certification(reader: _Reader) -> QeCertification:
             "offline"
         )
     chain = cert_data[:-1] if cert_data.endswith(b"\x00") else cert_data
-    if not _PEM_CHAIN.fullmatch(chain):
+    if not _PEM_CHAIN.fullmatch(chain) or not _canonical_base64(chain):
         raise MalformedEvidence("certification data is not a PEM certificate chain")
     return QeCertification(
         qe_report_raw=qe_report_raw,
@@ -223,6 +228,19 @@ def _parse_qe_certification(reader: _Reader) -> QeCertification:
         qe_auth_data=qe_auth_data,
         pck_chain_pem=chain,
     )
+
+
+def _canonical_base64(chain: bytes) -> bool:
+    """Each PEM body re-encodes to itself: no ignored trailing bits or stray padding."""
+    for block in _PEM_BODY.findall(chain):
+        text = block.replace(b"\r", b"").replace(b"\n", b"")
+        try:
+            decoded = base64.b64decode(text, validate=True)
+        except binascii.Error:
+            return False
+        if base64.b64encode(decoded) != text:
+            return False
+    return True
 
 
 def _expect_consumed(reader: _Reader, what: str) -> None:

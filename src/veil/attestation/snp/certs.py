@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.utils import CryptographyDeprecationWarning
 
 from veil.attestation import der
+from veil.attestation.certchain import PARSE_ERRORS, parse_fully
 from veil.attestation.errors import CertificateChainInvalid
 from veil.attestation.snp.report import TcbVersion
 
@@ -59,10 +60,14 @@ def load_certificate(data: bytes, what: str) -> x509.Certificate:
                 "ignore", message=".*serial number.*", category=CryptographyDeprecationWarning
             )
             if data.lstrip().startswith(b"-----BEGIN"):
-                return x509.load_pem_x509_certificate(data)
-            return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+                cert = x509.load_pem_x509_certificate(data)
+            else:
+                cert = x509.load_der_x509_certificate(data)
+            parse_fully(cert)
+            _ = cert.serial_number  # warns (ignored here) for the Milan VCEK; never used
+    except PARSE_ERRORS as exc:
         raise CertificateChainInvalid(f"{what} is not a certificate: {exc}") from None
+    return cert
 
 
 def verify_amd_link(cert: x509.Certificate, issuer: x509.Certificate, what: str) -> None:

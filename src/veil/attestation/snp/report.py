@@ -3,7 +3,9 @@
 1184 bytes, little-endian; the signature (ECDSA P-384, r and s as 72-byte
 little-endian integers) at 0x2A0 covers bytes [0, 0x2A0). Versions 2 and
 later share this layout (v3 adds CPUID family/model/stepping at 0x188, v5
-more launch information in reserved space); version 1 is refused.
+more launch information in reserved space); version 1 is refused. The
+reserved tail of the signature field must be zero, so that no byte of a
+report can change without it being refused.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from veil.attestation.snp.errors import UnsupportedReport
 
 REPORT_SIZE = 0x4A0
 SIGNED_SIZE = 0x2A0
+SIGNATURE_END = 0x330
+"""r (72) and s (72) end here; the rest of the 512-byte signature field is reserved, zero."""
 ECDSA_P384_SHA384 = 1
 POLICY_DEBUG = 1 << 19
 """Guest policy bit 19: the hypervisor may debug the guest (read its memory)."""
@@ -98,6 +102,8 @@ def parse_report(data: bytes) -> AttestationReport:
     vmpl, signature_algo = struct.unpack_from("<II", data, 0x30)
     if signature_algo != ECDSA_P384_SHA384:
         raise UnsupportedReport(f"signature algorithm {signature_algo}; only ECDSA P-384 (1)")
+    if any(data[SIGNATURE_END:]):
+        raise MalformedEvidence("reserved bytes after the signature are not zero")
     (platform_info,) = struct.unpack_from("<Q", data, 0x40)
     (key_info,) = struct.unpack_from("<I", data, 0x48)
     return AttestationReport(
