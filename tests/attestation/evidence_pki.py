@@ -218,7 +218,7 @@ STANDARD_LEVELS = [
     # Best first, as Intel lists them; the default platform (SGX_COMPONENTS, PCE SVN 13)
     # meets only the "UpToDate" level when nothing is bumped.
     tcb_level("UpToDate", tdx=TDX_COMPONENTS),
-    tcb_level("OutOfDate", sgx=(1,) * 16, pce_svn=1, tdx=(0,) * 16, advisories=("INTEL-SA-00001",)),
+    tcb_level("OutOfDate", sgx=(0,) * 16, pce_svn=1, tdx=(0,) * 16, advisories=("INTEL-SA-00001",)),
 ]
 
 
