@@ -6,6 +6,7 @@ import typer
 
 from veil.cli.bench import bench
 from veil.cli.demo import demo
+from veil.cli.evidence import evidence_app
 
 app = typer.Typer(
     name="veil",
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.command()(bench)
 app.command()(demo)
+app.add_typer(evidence_app, name="evidence")
 
 
 def main() -> None:
