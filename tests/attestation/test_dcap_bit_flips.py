@@ -8,8 +8,8 @@ stride for the large ones, plus both ends), the bit varying with the offset.
 from __future__ import annotations
 
 import pytest
-from evidence_samples import SAMPLE_NOW, sample_bytes, sgx_verifier, tdx_verifier
 
+from tests.attestation.evidence_samples import SAMPLE_NOW, sample_bytes, sgx_verifier, tdx_verifier
 from veil.attestation.dcap.errors import (
     AttestationKeyNotBound,
     QeReportSignatureInvalid,

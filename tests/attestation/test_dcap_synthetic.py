@@ -11,7 +11,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from evidence_pki import (
+
+from tests.attestation.evidence_pki import (
     NOW,
     SGX_COMPONENTS,
     DcapCase,
@@ -21,7 +22,6 @@ from evidence_pki import (
     resign_tcb_info,
     tcb_level,
 )
-
 from veil.attestation.dcap.collateral import collateral_from_json
 from veil.attestation.dcap.errors import (
     PckExtensionsInvalid,

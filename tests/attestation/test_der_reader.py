@@ -5,10 +5,17 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from evidence_pki import SGX_COMPONENTS, der_int, der_oid, seq, sgx_extensions, tlv
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.attestation.evidence_pki import (
+    SGX_COMPONENTS,
+    der_int,
+    der_oid,
+    seq,
+    sgx_extensions,
+    tlv,
+)
 from veil.attestation import der
 from veil.attestation.dcap.errors import PckExtensionsInvalid
 from veil.attestation.dcap.pck import parse_sgx_extensions

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from evidence_pki import DcapCase, dcap_sample, snp_sample
-from evidence_samples import SAMPLE_NOW, sample_bytes, sgx_verifier, snp_report, tdx_verifier
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.attestation.evidence_pki import DcapCase, dcap_sample, snp_sample
+from tests.attestation.evidence_samples import (
+    SAMPLE_NOW,
+    sample_bytes,
+    sgx_verifier,
+    snp_report,
+    tdx_verifier,
+)
 from veil.attestation.dcap.quote import parse_quote
 from veil.attestation.errors import EvidenceRefused, MalformedEvidence
 from veil.attestation.snp.report import parse_report
@@ -98,7 +104,7 @@ def test_any_byte_of_the_sgx_quote_changed_is_refused(offset: int, value: int) -
 @settings(max_examples=100, deadline=None)
 @given(data=st.binary(min_size=0x4A0, max_size=0x4A0))
 def test_arbitrary_report_sized_bytes_are_refused_with_a_typed_error(data: bytes) -> None:
-    from evidence_samples import snp_verifier
+    from tests.attestation.evidence_samples import snp_verifier
 
     with pytest.raises(EvidenceRefused):
         snp_verifier().verify(data, now=SAMPLE_NOW)

@@ -6,7 +6,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from evidence_samples import (
+
+from tests.attestation.evidence_samples import (
     SAMPLE_NOW,
     collateral_json,
     sample_bytes,
@@ -14,7 +15,6 @@ from evidence_samples import (
     sgx_verifier,
     tdx_verifier,
 )
-
 from veil.attestation.dcap.collateral import collateral_from_json
 from veil.attestation.dcap.errors import (
     QeIdentityMismatch,
@@ -51,7 +51,7 @@ def test_claims_carry_mrenclave_as_measurement_and_the_rest_as_details() -> None
 
 
 def test_a_different_pinned_root_refuses_the_chain() -> None:
-    from evidence_pki import intel_pki
+    from tests.attestation.evidence_pki import intel_pki
 
     with pytest.raises(CertificateChainInvalid):
         sgx_verifier(root=intel_pki().root_der).verify(QUOTE, now=SAMPLE_NOW)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from evidence_pki import amd_pki
-from evidence_samples import SAMPLE_NOW, sample_bytes, snp_report, snp_verifier
 
+from tests.attestation.evidence_pki import amd_pki
+from tests.attestation.evidence_samples import SAMPLE_NOW, sample_bytes, snp_report, snp_verifier
 from veil.attestation.errors import (
     CertificateChainInvalid,
     CertificateExpired,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from evidence_pki import NOW, SnpCase, amd_pki, make_crl, snp_sample
 
+from tests.attestation.evidence_pki import NOW, SnpCase, amd_pki, make_crl, snp_sample
 from veil.attestation.errors import (
     CertificateChainInvalid,
     CertificateExpired,

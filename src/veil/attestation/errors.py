@@ -34,7 +34,7 @@ class CertificateRevoked(EvidenceRefused):
 
 
 class CollateralExpired(EvidenceRefused):
-    """Collateral (CRL, TCB info, QE identity, certificate) is outside its validity window at 'now'."""
+    """Collateral (CRL, TCB info, QE identity, certificate) outside its validity window."""
 
 
 class CollateralInvalid(EvidenceRefused):

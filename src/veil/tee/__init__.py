@@ -1,6 +1,5 @@
-"""How an enclave produces evidence: one attester per TEE interface.
+"""How an enclave produces evidence: `sim` (software, the default) and real TEE backends.
 
-`attester.Attester` is the shape; `tsm` (confidential VMs: TDX, SEV-SNP,
-through Linux configfs-tsm) and `gramine` (SGX enclaves under Gramine) are
-the real backends. The `sim` backend lives beside them.
+An attester turns 64 bytes of report data into evidence bytes that a
+verifier in `veil.attestation` checks.
 """
