@@ -8,9 +8,10 @@ identities, and certificates outside their validity.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.attestation.evidence_pki import (
     NOW,
@@ -18,6 +19,8 @@ from tests.attestation.evidence_pki import (
     DcapCase,
     dcap_sample,
     intel_pki,
+    make_crl,
+    p256,
     resign_qe_identity,
     resign_tcb_info,
     tcb_level,
@@ -29,7 +32,12 @@ from veil.attestation.dcap.errors import (
     TcbLevelNotFound,
     TdxModuleMismatch,
 )
-from veil.attestation.errors import CertificateExpired, CertificateRevoked, CollateralExpired
+from veil.attestation.errors import (
+    CertificateExpired,
+    CertificateRevoked,
+    CollateralExpired,
+    CrlInvalid,
+)
 from veil.attestation.sgx import SgxVerifier
 from veil.attestation.tdx import TdxVerifier
 from veil.attestation.verifier import TCB_STATUSES, Claims
@@ -221,3 +229,34 @@ def test_a_tdx_module_from_another_signer_is_refused() -> None:
 def test_an_unknown_tdx_module_major_version_is_refused() -> None:
     with pytest.raises(TdxModuleMismatch):
         verify(TDX.but(tee_tcb_svn=bytes([4, 7, 3]) + bytes(13)))
+
+
+def _pck_crl(**window: datetime) -> str:
+    pki = intel_pki()
+    crl = make_crl(pki.pck_ca, pki.pck_ca_key, **window)  # type: ignore[arg-type]
+    return crl.public_bytes(Encoding.DER).hex()
+
+
+def test_a_pck_crl_past_its_next_update_is_expired() -> None:
+    sample = dcap_sample(SGX)
+    stale = sample.collateral | {"pck_crl": _pck_crl(next_update=NOW - timedelta(hours=1))}
+    with pytest.raises(CollateralExpired):
+        verify(SGX, stale)
+
+
+def test_a_pck_crl_not_signed_by_the_pck_ca_is_refused() -> None:
+    pki = intel_pki()
+    forged = make_crl(pki.pck_ca, p256())  # right issuer name, wrong key
+    sample = dcap_sample(SGX)
+    collateral = sample.collateral | {"pck_crl": forged.public_bytes(Encoding.DER).hex()}
+    with pytest.raises(CrlInvalid):
+        verify(SGX, collateral)
+
+
+def test_a_root_ca_crl_not_signed_by_the_root_is_refused() -> None:
+    pki = intel_pki()
+    forged = make_crl(pki.root, p256())
+    sample = dcap_sample(SGX)
+    collateral = sample.collateral | {"root_ca_crl": forged.public_bytes(Encoding.DER).hex()}
+    with pytest.raises(CrlInvalid):
+        verify(SGX, collateral)

@@ -144,12 +144,12 @@ def check_crl_signature(
 
 def check_crl_window(crl: x509.CertificateRevocationList, *, now: datetime, what: str) -> None:
     next_update = crl.next_update_utc
-    if next_update is None or not crl.last_update_utc <= now <= next_update:
+    if next_update is None:
+        raise CollateralExpired(f"{what} has no nextUpdate, so it is never known to be current")
+    if not crl.last_update_utc <= now <= next_update:
         raise CollateralExpired(
             f"{what} is valid {crl.last_update_utc:%Y-%m-%dT%H:%M:%SZ}.."
             f"{next_update:%Y-%m-%dT%H:%M:%SZ}"
-            if next_update
-            else f"{what} has no nextUpdate"
         )
 
 
