@@ -260,3 +260,13 @@ def test_a_root_ca_crl_not_signed_by_the_root_is_refused() -> None:
     collateral = sample.collateral | {"root_ca_crl": forged.public_bytes(Encoding.DER).hex()}
     with pytest.raises(CrlInvalid):
         verify(SGX, collateral)
+
+
+def test_a_debug_enclave_is_refused_by_policy_unless_allowed() -> None:
+    from veil.attestation.errors import DebugRefused
+    from veil.attestation.policy import check_claims
+
+    claims = verify(SGX.but(debug=True))
+    with pytest.raises(DebugRefused):
+        check_claims(claims, min_tcb_status="UpToDate")
+    check_claims(claims, min_tcb_status="UpToDate", allow_debug=True)

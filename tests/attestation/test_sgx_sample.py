@@ -134,3 +134,25 @@ def test_collateral_is_parsed_once_and_reused() -> None:
     assert sample_collateral("sgx") is sample_collateral("sgx")
     verifier = tdx_verifier()
     assert verifier.verify(sample_bytes("tdx/quote.bin"), now=SAMPLE_NOW).tcb_status == "UpToDate"
+
+
+def test_the_samples_report_data_passes_policy_only_for_its_own_value() -> None:
+    from veil.attestation.errors import ReportDataMismatch
+    from veil.attestation.policy import check_report_data
+
+    claims = sgx_verifier().verify(QUOTE, now=SAMPLE_NOW)
+    check_report_data(claims, b"Hello, world!")
+    with pytest.raises(ReportDataMismatch):
+        check_report_data(claims, b"Hello, world?")
+
+
+def test_policy_refuses_the_sample_below_a_stricter_minimum_or_for_its_advisories() -> None:
+    from veil.attestation.errors import TcbStatusRefused
+    from veil.attestation.policy import check_claims
+
+    claims = sgx_verifier().verify(QUOTE, now=SAMPLE_NOW)
+    check_claims(claims, min_tcb_status="ConfigurationAndSWHardeningNeeded")
+    with pytest.raises(TcbStatusRefused):
+        check_claims(claims, min_tcb_status="UpToDate")
+    with pytest.raises(TcbStatusRefused):
+        check_claims(claims, min_tcb_status="OutOfDate", forbidden_advisories=["INTEL-SA-00615"])
