@@ -360,6 +360,11 @@ class Dispatcher:
             self._background(self._replenish())
             await self._notify()
 
+    @property
+    def queued(self) -> int:
+        """Requests waiting for an enclave with room."""
+        return self._waiting
+
     def enclaves(self) -> list[dict[str, Any]]:
         return [
             {
