@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.host.running import RunningPlatform
 from veil.client.project import WASM_TEMPLATE
+from veil.host.launcher import EmbeddedPlatform
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.trusted.bundle import Bundle, Manifest
 
@@ -43,7 +43,7 @@ def process_memory(pid: int) -> Iterator[bytes]:
 
 @pytest.mark.skipif(not os.access("/proc/self/mem", os.R_OK), reason="needs /proc")
 def test_marker_and_keys_never_reach_gateway_memory_or_logs(tmp_path: Path) -> None:
-    platform = RunningPlatform(tmp_path / "data").start()
+    platform = EmbeddedPlatform(tmp_path / "data").start()
     try:
         with platform.client() as client:
             platform.deploy(client, hello_bundle())

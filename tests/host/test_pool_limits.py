@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from tests.conftest import echo_bundle
-from tests.host.running import RunningPlatform
 from tests.host.test_end_to_end import spin_bundle
 from veil.client.sdk import GatewayError
+from veil.host.launcher import EmbeddedPlatform
 
 
-def slow_calls_in_background(platform: RunningPlatform, count: int) -> list[threading.Thread]:
+def slow_calls_in_background(platform: EmbeddedPlatform, count: int) -> list[threading.Thread]:
     """Start `count` slow requests and wait until the gateway holds all of them."""
 
     def call() -> None:
@@ -40,7 +40,7 @@ def slow_calls_in_background(platform: RunningPlatform, count: int) -> list[thre
     ids=["function-concurrency", "queue-full"],
 )
 def test_overload_is_answered_429_at_once(tmp_path: Path, limits: list[str]) -> None:
-    platform = RunningPlatform(tmp_path / "data", max_workers=1, gateway_args=limits).start()
+    platform = EmbeddedPlatform(tmp_path / "data", max_workers=1, gateway_args=limits).start()
     try:
         with platform.client() as client:
             platform.deploy(client, spin_bundle())
@@ -58,7 +58,7 @@ def test_overload_is_answered_429_at_once(tmp_path: Path, limits: list[str]) -> 
 
 
 def test_idle_warm_enclaves_are_stopped_and_stem_cells_kept(tmp_path: Path) -> None:
-    platform = RunningPlatform(tmp_path / "data", gateway_args=["--idle-timeout", "1"]).start()
+    platform = EmbeddedPlatform(tmp_path / "data", gateway_args=["--idle-timeout", "1"]).start()
     try:
         with platform.client() as client:
             platform.deploy(client, echo_bundle())

@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import uvicorn
@@ -116,47 +117,38 @@ class Endpoints:
     trust_url: str
 
 
-def start_trust_process(data_dir: Path, host: str, port: int) -> subprocess.Popen[bytes]:
+def start_trust_process(
+    data_dir: Path, host: str, port: int, stderr: int | IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    argv = ["trust", "--data-dir", str(data_dir), "--host", host, "--port", str(port)]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "veil.host.embedded",
-            "trust",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            host,
-            "--port",
-            str(port),
-        ],
-        stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "veil.host.embedded", *argv], stdin=subprocess.DEVNULL, stderr=stderr
     )
 
 
 def start_gateway_process(
-    data_dir: Path, host: str, port: int, trust_url: str, stem_cells: int, max_workers: int
+    data_dir: Path,
+    host: str,
+    port: int,
+    trust_url: str,
+    options: list[str] | None = None,
+    stderr: int | IO[bytes] | None = None,
 ) -> subprocess.Popen[bytes]:
+    """`options` are further gateway flags (--stem-cells, --max-workers, ... see `main`)."""
+    argv = [
+        "gateway",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--trust-url",
+        trust_url,
+        *(options or []),
+    ]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "veil.host.embedded",
-            "gateway",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--trust-url",
-            trust_url,
-            "--stem-cells",
-            str(stem_cells),
-            "--max-workers",
-            str(max_workers),
-        ],
-        stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "veil.host.embedded", *argv], stdin=subprocess.DEVNULL, stderr=stderr
     )
 
 
