@@ -77,7 +77,15 @@ def build_trust(data_dir: Path, production: bool = False) -> tuple[KeyBroker, At
 def serve_trust(data_dir: Path, host: str, port: int) -> None:
     kms, verifier = build_trust(data_dir)
     app = trust_app(kms, verifier, admin_token(data_dir))
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+    )
 
 
 def build_gateway(

@@ -25,6 +25,7 @@ from veil.kms.policy import Policy
 from veil.kms.remote import RemoteTrust
 from veil.trusted.bundle import Bundle
 from veil.trusted.crypto.signing import SigningKey
+from veil.trusted.wire.records import FunctionRecord
 
 
 def free_port() -> int:
@@ -122,5 +123,10 @@ class EmbeddedPlatform:
     def client(self) -> Client:
         return Client(self.gateway_url, self.trust())
 
-    def deploy(self, client: Client, bundle: Bundle) -> None:
-        client.deploy(bundle, tenant=self.tenant, key=self.tenant_key, policy=Policy.development())
+    def deploy_bundle(self, client: Client, bundle: Bundle) -> FunctionRecord:
+        """Deploy as this platform's tenant, with a development (sim-accepting) policy."""
+        return client.deploy(
+            bundle, tenant=self.tenant, key=self.tenant_key, policy=Policy.development()
+        )
+
+    deploy = deploy_bundle

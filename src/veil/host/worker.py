@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from veil.host.ipc import serve
 from veil.kms.remote import RemoteTrust
 from veil.tee.sim import TEE, SimAttester, load_or_create_host_key
 from veil.trusted.enclave import Enclave
+from veil.trusted.sandbox import command, reactor  # noqa: F401  (loaded before the first cold start)
 
 
 class Worker:
@@ -45,9 +47,18 @@ class Worker:
         if op == "invoke":
             return self.enclave.handle(arg)
         if op == "load":
+            start = time.perf_counter()
             request = self.enclave.key_request(arg["fn"], arg["digest"])
-            self.enclave.install(arg["bundle"], self._trust.release(request))
-            return b""
+            grant = self._trust.release(request)
+            released = time.perf_counter()
+            self.enclave.install(arg["bundle"], grant)
+            done = time.perf_counter()
+            return cbor2.dumps(
+                {
+                    "key_release_ms": (released - start) * 1000,
+                    "install_ms": (done - released) * 1000,
+                }
+            )
         if op == "info":
             return cbor2.dumps(
                 {
