@@ -147,9 +147,7 @@ class ReactorSandbox:
 
     def rewind(self) -> None:
         """Back to the post-init snapshot: in place if nothing grew, else a fresh instance."""
-        if self._state.fits(self._snapshot):
-            self._state.restore(self._snapshot)
-        else:
+        if not self._state.rewind(self._snapshot):
             self._fresh_instance()
         if self._logs is not None:
             self._logs.take()
