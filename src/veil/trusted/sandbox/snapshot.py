@@ -1,11 +1,12 @@
 """Capture a Wasm instance's mutable state once, restore it in place after each request.
 
-Chosen over re-instantiation by measurement (docs/design/001-rewind.md):
-restoring memory with one memmove plus a few global sets costs a few
-microseconds, a fresh instance tens. When a request grew a memory or table
-(which cannot shrink), the caller falls back to a fresh instance and
-restores the same snapshot into it, so every request still starts from
-identical bytes.
+Chosen over re-instantiation by measurement (docs/design/0001-rewind.md):
+restoring memory with one memmove plus a few global writes costs a few
+microseconds, a fresh instance (instantiate, init, capture) about two
+hundred. When a request grew a memory or table (which cannot shrink), the
+caller falls back to a fresh instance, re-runs init and captures again;
+the snapshot hash covers only bytes and values, so it stays the same for a
+deterministic init.
 """
 
 from __future__ import annotations
