@@ -28,9 +28,10 @@ def test_demo_tells_the_story_and_refuses_the_tampered_request() -> None:
     result = CliRunner().invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "MY CARD NUMBER IS 4111-1111-1111-1111" in result.output
-    assert "4111-1111-1111-1111" not in result.output.split("what the host saw:")[1].split(
-        "what the client got:"
-    )[0]
+    assert (
+        "4111-1111-1111-1111"
+        not in result.output.split("what the host saw:")[1].split("what the client got:")[0]
+    )
     assert "403 DecryptionFailed" in result.output
     assert "403 ReplayedRequest" in result.output
     assert "keeps serving: 'still serving'" in result.output
