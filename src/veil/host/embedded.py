@@ -74,10 +74,9 @@ def build_trust(data_dir: Path, production: bool = False) -> tuple[KeyBroker, At
     return KeyBroker(store, [verifier_key.public], production=production), verifier
 
 
-def serve_trust(data_dir: Path, host: str, port: int) -> None:
-    kms, verifier = build_trust(data_dir)
-    app = trust_app(kms, verifier, admin_token(data_dir))
-    uvicorn.run(
+def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """How every Veil service runs: httptools, uvloop, no access log (bodies are sealed anyway)."""
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -86,6 +85,11 @@ def serve_trust(data_dir: Path, host: str, port: int) -> None:
         http="httptools",
         loop="uvloop",
     )
+
+
+def serve_trust(data_dir: Path, host: str, port: int) -> None:
+    kms, verifier = build_trust(data_dir)
+    uvicorn.Server(server_config(trust_app(kms, verifier, admin_token(data_dir)), host, port)).run()
 
 
 def build_gateway(
@@ -188,15 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     gateway_config = GatewayConfig(function_concurrency=args.function_concurrency)
     app, _ = build_gateway(args.data_dir, args.trust_url, pool, gateway_config)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port or DEFAULT_GATEWAY_PORT,
-        log_level="warning",
-        access_log=False,
-        http="httptools",
-        loop="uvloop",
-    )
+    uvicorn.Server(server_config(app, args.host, args.port or DEFAULT_GATEWAY_PORT)).run()
 
 
 if __name__ == "__main__":

@@ -71,12 +71,7 @@ class ReactorSandbox:
         self._entry = manifest.entrypoint
         self._logs = LogBuffer(manifest.limits.max_output) if manifest.capture_logs else None
         module, self._layout = engine.compiled(bundle.digest, lambda: _compile(engine, bundle.code))
-        linker = wasmtime.Linker(engine.engine)
-        linker.define_wasi()
-        try:
-            self._pre = linker.instantiate_pre(module)
-        except wasmtime.WasmtimeError as exc:
-            raise ABIViolation(f"module imports something Veil does not provide: {exc}") from None
+        self._pre = engine.link_wasi(module)
         self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
         self._fresh_instance()
 
