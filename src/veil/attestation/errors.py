@@ -63,3 +63,11 @@ class DebugRefused(EvidenceRefused):
 
 class TokenInvalid(EvidenceRefused):
     """An attestation result token that is expired, malformed or signed by an unknown key."""
+
+
+class CertificateExpired(CollateralExpired):
+    """A certificate in a chain is outside its notBefore..notAfter window at 'now'."""
+
+
+class CrlInvalid(CollateralInvalid):
+    """A CRL that is not signed by the CA it claims to come from, or is for another CA."""

@@ -15,6 +15,9 @@ from veil.attestation.verifier import Verifier
 
 PLUGINS: dict[str, str] = {
     "sim": "veil.attestation.sim:SimVerifier",
+    "sgx": "veil.attestation.sgx:SgxVerifier",
+    "tdx": "veil.attestation.tdx:TdxVerifier",
+    "snp": "veil.attestation.snp:SnpVerifier",
 }
 """TEE type to "module:constructor"."""
 

@@ -49,7 +49,8 @@ def load_config(*, pin: bool = True) -> ClientConfig:
     """The tenant config; pins the KMS and verifier keys on first contact (and says so)."""
     config = ClientConfig.load(state.data_dir)
     if pin and not config.pinned:
-        keys = RemoteTrust(config.kms).keys()
+        with RemoteTrust(config.kms) as remote:
+            keys = remote.keys()
         config.kms_key, config.verifier_keys = keys["kms_key"], keys["verifier_keys"]
         config.save(state.data_dir)
         err.print(f"pinned KMS key {keys['kms_key'][:16]}… from {config.kms} (trust on first use)")

@@ -11,6 +11,7 @@ from veil.cli import functions, platform
 from veil.cli.bench import bench
 from veil.cli.context import state
 from veil.cli.demo import demo
+from veil.cli.evidence import evidence_app
 
 app = typer.Typer(
     name="veil",
@@ -47,6 +48,7 @@ for command in (
     bench,
 ):
     app.command()(command)
+app.add_typer(evidence_app, name="evidence")
 
 
 def main() -> None:

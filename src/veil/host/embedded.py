@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import uvicorn
@@ -73,14 +74,29 @@ def build_trust(data_dir: Path, production: bool = False) -> tuple[KeyBroker, At
     return KeyBroker(store, [verifier_key.public], production=production), verifier
 
 
+def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """How every Veil service runs: httptools, uvloop, no access log (bodies are sealed anyway)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+    )
+
+
 def serve_trust(data_dir: Path, host: str, port: int) -> None:
     kms, verifier = build_trust(data_dir)
-    app = trust_app(kms, verifier, admin_token(data_dir))
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(server_config(trust_app(kms, verifier, admin_token(data_dir)), host, port)).run()
 
 
 def build_gateway(
-    data_dir: Path, trust_url: str, pool: PoolConfig | None = None
+    data_dir: Path,
+    trust_url: str,
+    pool: PoolConfig | None = None,
+    config: GatewayConfig | None = None,
 ) -> tuple[FastAPI, Dispatcher]:
     dispatcher = Dispatcher(
         Registry(data_dir / "registry.sqlite3"),
@@ -88,7 +104,7 @@ def build_gateway(
         data_dir / "sim-host.key",
         pool,
     )
-    return gateway_app(dispatcher, RemoteTrust(trust_url), GatewayConfig()), dispatcher
+    return gateway_app(dispatcher, RemoteTrust(trust_url), config), dispatcher
 
 
 def wait_healthy(
@@ -113,47 +129,38 @@ class Endpoints:
     trust_url: str
 
 
-def start_trust_process(data_dir: Path, host: str, port: int) -> subprocess.Popen[bytes]:
+def start_trust_process(
+    data_dir: Path, host: str, port: int, stderr: int | IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    argv = ["trust", "--data-dir", str(data_dir), "--host", host, "--port", str(port)]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "veil.host.embedded",
-            "trust",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            host,
-            "--port",
-            str(port),
-        ],
-        stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "veil.host.embedded", *argv], stdin=subprocess.DEVNULL, stderr=stderr
     )
 
 
 def start_gateway_process(
-    data_dir: Path, host: str, port: int, trust_url: str, stem_cells: int, max_workers: int
+    data_dir: Path,
+    host: str,
+    port: int,
+    trust_url: str,
+    options: list[str] | None = None,
+    stderr: int | IO[bytes] | None = None,
 ) -> subprocess.Popen[bytes]:
+    """`options` are further gateway flags (--stem-cells, --max-workers, ... see `main`)."""
+    argv = [
+        "gateway",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--trust-url",
+        trust_url,
+        *(options or []),
+    ]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "veil.host.embedded",
-            "gateway",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--trust-url",
-            trust_url,
-            "--stem-cells",
-            str(stem_cells),
-            "--max-workers",
-            str(max_workers),
-        ],
-        stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "veil.host.embedded", *argv], stdin=subprocess.DEVNULL, stderr=stderr
     )
 
 
@@ -166,21 +173,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trust-url")
     parser.add_argument("--stem-cells", type=int, default=1)
     parser.add_argument("--max-workers", type=int, default=PoolConfig().max_workers)
+    parser.add_argument("--max-queue", type=int, default=PoolConfig().max_queue)
+    parser.add_argument("--idle-timeout", type=float, default=PoolConfig().idle_timeout_s)
+    parser.add_argument("--enclave-concurrency", type=int, default=PoolConfig().enclave_concurrency)
+    parser.add_argument(
+        "--function-concurrency", type=int, default=GatewayConfig().function_concurrency
+    )
     args = parser.parse_args(argv)
     if args.service == "trust":
         serve_trust(args.data_dir, args.host, args.port or DEFAULT_TRUST_PORT)
         return
-    pool = PoolConfig(stem_cells=args.stem_cells, max_workers=args.max_workers)
-    app, _ = build_gateway(args.data_dir, args.trust_url, pool)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port or DEFAULT_GATEWAY_PORT,
-        log_level="warning",
-        access_log=False,
-        http="httptools",
-        loop="uvloop",
+    pool = PoolConfig(
+        stem_cells=args.stem_cells,
+        max_workers=args.max_workers,
+        max_queue=args.max_queue,
+        idle_timeout_s=args.idle_timeout,
+        enclave_concurrency=args.enclave_concurrency,
     )
+    gateway_config = GatewayConfig(function_concurrency=args.function_concurrency)
+    app, _ = build_gateway(args.data_dir, args.trust_url, pool, gateway_config)
+    uvicorn.Server(server_config(app, args.host, args.port or DEFAULT_GATEWAY_PORT)).run()
 
 
 if __name__ == "__main__":

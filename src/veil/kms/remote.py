@@ -98,3 +98,9 @@ class RemoteTrust:
 
     def close(self) -> None:
         self._http.close()
+
+    def __enter__(self) -> RemoteTrust:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

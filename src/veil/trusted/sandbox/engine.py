@@ -51,6 +51,15 @@ class SandboxEngine:
         except wasmtime.WasmtimeError as exc:
             raise ABIViolation(f"code does not compile as Wasm: {exc}") from None
 
+    def link_wasi(self, module: wasmtime.Module) -> wasmtime.InstancePre:
+        """Resolve a module's imports against WASI and nothing else."""
+        linker = wasmtime.Linker(self.engine)
+        linker.define_wasi()
+        try:
+            return linker.instantiate_pre(module)
+        except wasmtime.WasmtimeError as exc:
+            raise ABIViolation(f"module imports something Veil does not provide: {exc}") from None
+
     def compile_component(self, wasm: bytes) -> wasmtime.component.Component:
         """Compile a Wasm component (Python functions); cache it with `compiled`."""
         try:

@@ -194,9 +194,7 @@ class QuickJsSandbox:
         entry = manifest.entrypoint
         self._export = entry if entry.isidentifier() and entry != "veil_invoke" else "handle"
         module, self._layout = engine.compiled(ENGINE_SHA256, lambda: _compile_engine(engine))
-        linker = wasmtime.Linker(engine.engine)
-        linker.define_wasi()
-        self._pre = linker.instantiate_pre(module)
+        self._pre = engine.link_wasi(module)
         self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
         self._boot(source)
 
@@ -357,16 +355,14 @@ class QuickJsSandbox:
 
     def rewind(self) -> None:
         """Back to the post-load snapshot: in place, or into a fresh instance if memory grew."""
-        if self._state.fits(self._snapshot):
-            self._state.restore(self._snapshot)
+        if self._state.rewind(self._snapshot):
             return
         self._js.store.close()
         store = self._store()
         instance = self._pre.instantiate(store)
         self._js = _Js(store, instance, self._js)
         self._state = InstanceState(store, instance, self._layout, self._js.exports)
-        self._state.adopt(self._snapshot)
-        self._state.restore(self._snapshot)
+        self._state.install(self._snapshot)
 
     def close(self) -> None:
         self._js.store.close()

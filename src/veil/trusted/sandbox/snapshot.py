@@ -1,11 +1,12 @@
 """Capture a Wasm instance's mutable state once, restore it in place after each request.
 
-Chosen over re-instantiation by measurement (docs/design/001-rewind.md):
-restoring memory with one memmove plus a few global sets costs a few
-microseconds, a fresh instance tens. When a request grew a memory or table
-(which cannot shrink), the caller falls back to a fresh instance and
-restores the same snapshot into it, so every request still starts from
-identical bytes.
+Chosen over re-instantiation by measurement (docs/design/0001-rewind.md):
+restoring memory with one memmove plus a few global writes costs a few
+microseconds, a fresh instance (instantiate, init, capture) about two
+hundred. When a request grew a memory or table (which cannot shrink), the
+caller falls back to a fresh instance, re-runs init and captures again;
+the snapshot hash covers only bytes and values, so it stays the same for a
+deterministic init.
 """
 
 from __future__ import annotations
@@ -77,43 +78,55 @@ class InstanceState:
         ]
         return snapshot
 
-    def adopt(self, snapshot: Snapshot) -> None:
-        """Take over a snapshot captured from another instance of the same module.
+    def install(self, snapshot: Snapshot) -> None:
+        """Write a snapshot captured from another instance of the same module into this one.
 
-        Used when a request grew a memory: a fresh instance adopts the
-        original snapshot and `restore` writes it in, so the state (and its
-        hash) stays the one captured after init, not a re-run of init.
+        For a fresh instance after a request grew memory: memories are grown
+        to the snapshot's size and overwritten, globals set, so the state
+        (and its hash) is the one captured after init, not a re-run of init.
+        Tables are left as instantiated (callers exclude them from the layout).
         """
-        self._captured = snapshot
-        self._writers = [
-            GlobalWriter(self._store, g, v)
-            for g, v in zip(self._globals, snapshot.globals, strict=True)
-        ]
-
-    def fits(self, snapshot: Snapshot) -> bool:
-        """True when no memory or table has grown past the snapshot's size."""
-        s = self._store
-        return all(
-            m.data_len(s) == len(b) for m, b in zip(self._memories, snapshot.memories, strict=True)
-        ) and all(t.size(s) == len(e) for t, e in zip(self._tables, snapshot.tables, strict=True))
-
-    def restore(self, snapshot: Snapshot) -> None:
-        """Write the snapshot back; memories and tables are grown first when smaller."""
-        if snapshot is not self._captured:
-            raise ValueError("restore takes the snapshot this instance captured")
+        if self._tables:
+            raise ValueError("install does not carry tables between instances")
         s = self._store
         for mem, data in zip(self._memories, snapshot.memories, strict=True):
             missing = (len(data) - mem.data_len(s)) // PAGE
-            if missing > 0:
+            if missing < 0:
+                raise ValueError("install needs an instance no larger than the snapshot")
+            if missing:
                 mem.grow(s, missing)
+            ctypes.memmove(_base(mem, s), data, len(data))
+        self._captured = snapshot
+        self._writers = [
+            GlobalWriter(s, g, v) for g, v in zip(self._globals, snapshot.globals, strict=True)
+        ]
+        for write in self._writers:
+            write()
+
+    def rewind(self, snapshot: Snapshot) -> bool:
+        """Write the captured snapshot back in place; False if a memory or table grew.
+
+        A grown memory or table cannot shrink: then nothing is written and the
+        caller must start a fresh instance instead.
+        """
+        if snapshot is not self._captured:
+            raise ValueError("rewind takes the snapshot this instance captured")
+        s = self._store
+        memories = snapshot.memories
+        for mem, data in zip(self._memories, memories, strict=True):
+            if mem.data_len(s) != len(data):
+                return False
+        for table, entries in zip(self._tables, snapshot.tables, strict=True):
+            if table.size(s) != len(entries):
+                return False
+        for mem, data in zip(self._memories, memories, strict=True):
             ctypes.memmove(_base(mem, s), data, len(data))
         for write in self._writers:
             write()
         for table, entries in zip(self._tables, snapshot.tables, strict=True):
-            if table.size(s) < len(entries):
-                table.grow(s, len(entries) - table.size(s), None)
             for i, entry in enumerate(entries):
                 table.set(s, i, entry)
+        return True
 
 
 def _get(exports: Any, kind: str, index: int, cls: type[_E]) -> _E:

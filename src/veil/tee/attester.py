@@ -1,0 +1,28 @@
+"""The one interface every evidence producer implements.
+
+An attester binds 64 bytes of report data (the hash of the enclave's keys
+and the verifier's nonce) into hardware evidence and returns it as bytes
+for a `veil.attestation` verifier. It never interprets the evidence.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+REPORT_DATA_SIZE = 64
+
+
+@runtime_checkable
+class Attester(Protocol):
+    """Produces evidence of TEE type `tee` binding `report_data` (exactly 64 bytes)."""
+
+    tee: str
+
+    def evidence(self, report_data: bytes) -> bytes: ...
+
+
+def check_report_data(report_data: bytes) -> bytes:
+    """Caller misuse (not 64 bytes) is a ValueError, as for every recipe."""
+    if len(report_data) != REPORT_DATA_SIZE:
+        raise ValueError(f"report data is {REPORT_DATA_SIZE} bytes, got {len(report_data)}")
+    return bytes(report_data)

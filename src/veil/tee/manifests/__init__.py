@@ -1,0 +1,1 @@
+"""Templates for running Veil inside TEEs (Gramine manifests); data, not code."""

@@ -1,0 +1,246 @@
+"""The platform end to end: real HTTP server, real worker processes, a host that misbehaves."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cbor2
+import httpx
+import pytest
+
+from tests.conftest import echo_bundle, small_limits
+from tests.trusted.sandbox.test_reactor import module
+from veil.client.invoke import seal
+from veil.client.sdk import AsyncClient, Client, GatewayError, deploy_body
+from veil.host.launcher import EmbeddedPlatform
+from veil.kms.broker import UnknownTenant
+from veil.kms.policy import Policy
+from veil.trusted.bundle import Bundle, Manifest, SignedBundle
+from veil.trusted.crypto.signing import SigningKey
+from veil.trusted.errors import BadSignature, MalformedMessage
+
+
+def spin_bundle(name: str = "acme/spin", timeout_ms: int = 10_000) -> Bundle:
+    limits = small_limits(fuel=10**12, timeout_ms=timeout_ms)
+    return Bundle(Manifest(name, "1", limits=limits), module("spin"))
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[EmbeddedPlatform]:
+    platform = EmbeddedPlatform(tmp_path / "data").start()
+    yield platform
+    platform.stop()
+
+
+@pytest.fixture
+def client(running: EmbeddedPlatform) -> Iterator[Client]:
+    with running.client() as c:
+        yield c
+
+
+def test_deploy_invoke_and_verify_through_http(running: EmbeddedPlatform, client: Client) -> None:
+    running.deploy(client, echo_bundle())
+    invocation = client.invoke("acme/echo", b"over http")
+    assert invocation.output == b"over http"
+    assert invocation.attestation.tee == "sim"
+    assert invocation.receipt.bundle_digest == client.function("acme/echo").digest
+
+
+def test_first_call_cold_starts_and_later_calls_are_warm(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    running.deploy(client, echo_bundle())
+    for _ in range(5):
+        client.invoke("acme/echo", b"x")
+    kinds = [e["kind"] for e in client.events()]
+    assert kinds.count("cold_start") == 1
+    metrics = httpx.get(f"{running.gateway_url}/metrics").text
+    assert 'veil_cold_starts_total{function="acme/echo"} 1.0' in metrics
+    assert 'veil_requests_total{function="acme/echo",outcome="ok"} 5.0' in metrics
+    assert "veil_rewinds_total 5.0" in metrics
+
+
+def test_openapi_and_health_are_served(running: EmbeddedPlatform) -> None:
+    paths = httpx.get(f"{running.gateway_url}/openapi.json").json()["paths"]
+    assert "/v1/invoke/{name}" in paths and "/v1/functions" in paths
+    assert httpx.get(f"{running.gateway_url}/healthz").json()["status"] == "ok"
+
+
+def test_worker_killed_mid_invocation_is_retried_and_the_pool_heals(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    running.deploy(client, spin_bundle())
+    client.invoke("acme/spin", b"\x00warm")
+    victim = next(e for e in client.enclaves() if "acme/spin" in e["functions"])
+    result: dict[str, object] = {}
+
+    def call() -> None:
+        try:
+            result["output"] = client.invoke("acme/spin", b"\x60slow request").output
+        except GatewayError as exc:
+            result["error"] = exc.kind
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    time.sleep(0.3)
+    os.kill(victim["pid"], signal.SIGKILL)
+    thread.join(60)
+    assert not thread.is_alive()
+    assert result.get("output") == b"\x60slow request" or result.get("error") == "WorkerDied"
+    kinds = [e["kind"] for e in client.events()]
+    assert "enclave_died" in kinds
+    assert client.invoke("acme/spin", b"\x00after").output == b"\x00after"
+    assert all(e["pid"] != victim["pid"] for e in client.enclaves())
+
+
+def test_kms_restart_keeps_functions_invocable(running: EmbeddedPlatform, client: Client) -> None:
+    running.deploy(client, echo_bundle())
+    record = client.function("acme/echo")
+    running.stop_trust()
+    running.start_trust()
+    running.stop_gateway()
+    running.start_gateway()  # fresh workers: the next call needs a key release from the KMS
+    with running.client() as fresh:
+        assert fresh.function("acme/echo") == record
+        assert fresh.invoke("acme/echo", b"after restart").output == b"after restart"
+
+
+def test_gateway_restart_loses_nothing_deployed(running: EmbeddedPlatform, client: Client) -> None:
+    running.deploy(client, echo_bundle("acme/one"))
+    running.deploy(client, echo_bundle("acme/two"))
+    running.stop_gateway()
+    running.start_gateway()
+    with running.client() as fresh:
+        assert [f["name"] for f in fresh.functions()] == ["acme/one", "acme/two"]
+        assert fresh.invoke("acme/two", b"still deployed").output == b"still deployed"
+
+
+def test_200_concurrent_invocations_none_lost_or_duplicated(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    running.deploy(client, echo_bundle())
+    client.invoke("acme/echo", b"warm up")
+
+    async def load() -> list[bytes]:
+        async with AsyncClient(running.gateway_url, running.trust()) as ac:
+            results = await asyncio.gather(
+                *(ac.invoke("acme/echo", f"request {i}".encode()) for i in range(200))
+            )
+        return [r.output for r in results]
+
+    outputs = asyncio.run(load())
+    assert sorted(outputs) == sorted(f"request {i}".encode() for i in range(200))
+    ok = [
+        line
+        for line in httpx.get(f"{running.gateway_url}/metrics").text.splitlines()
+        if line.startswith('veil_requests_total{function="acme/echo",outcome="ok"}')
+    ]
+    assert ok == ['veil_requests_total{function="acme/echo",outcome="ok"} 201.0']
+
+
+def test_malformed_invoke_bodies_are_400(running: EmbeddedPlatform, client: Client) -> None:
+    running.deploy(client, echo_bundle())
+    url = f"{running.gateway_url}/v1/invoke/acme/echo"
+    for body in (b"", b"not cbor at all", cbor2.dumps({"meta": {}, "sealed": b""}), b"\xff" * 100):
+        response = httpx.post(url, content=body)
+        assert response.status_code == 400, body
+        assert response.json()["error"] == "MalformedMessage"
+
+
+def test_envelope_routed_to_another_function_is_refused(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    running.deploy(client, echo_bundle("acme/a"))
+    running.deploy(client, echo_bundle("acme/b"))
+    envelope = seal(client.function("acme/a"), b"x").envelope
+    response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/b", content=envelope)
+    assert response.status_code == 400
+
+
+def test_oversize_uploads_are_413(running: EmbeddedPlatform) -> None:
+    big = b"\x00" * (9 * 1024 * 1024)
+    response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/echo", content=big)
+    assert response.status_code == 413
+
+
+def test_unknown_function_is_404(running: EmbeddedPlatform, client: Client) -> None:
+    running.deploy(client, echo_bundle())
+    record = client.function("acme/echo")
+    ghost = seal(record.__class__(**{**record.__dict__, "name": "acme/ghost"}), b"x").envelope
+    response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/ghost", content=ghost)
+    assert response.status_code == 404
+
+
+def test_deploy_signed_by_a_stranger_is_refused(running: EmbeddedPlatform, client: Client) -> None:
+    stranger = SigningKey.generate()
+    body = deploy_body(echo_bundle(), "acme", stranger, Policy.development())
+    with pytest.raises(BadSignature):
+        client._call("POST", "/v1/functions", content=body)
+    assert client.functions() == []
+
+
+def test_deploy_for_an_unregistered_tenant_is_refused(client: Client) -> None:
+    key = SigningKey.generate()
+    with pytest.raises(UnknownTenant):
+        client.deploy(echo_bundle("ghost/fn"), tenant="ghost", key=key, policy=Policy.development())
+
+
+def test_bundle_signed_by_another_key_than_the_registration_is_refused(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    bundle = echo_bundle()
+    good = cbor2.loads(deploy_body(bundle, "acme", running.tenant_key, Policy.development()))
+    good["bundle"] = SignedBundle.sign(bundle, SigningKey.generate()).to_bytes()
+    response = httpx.post(f"{running.gateway_url}/v1/functions", content=cbor2.dumps(good))
+    assert response.status_code == 403
+    assert client.functions() == []
+
+
+def test_garbage_deploy_is_400(running: EmbeddedPlatform) -> None:
+    for body in (b"", b"junk", cbor2.dumps({"bundle": b"x"})):
+        assert httpx.post(f"{running.gateway_url}/v1/functions", content=body).status_code == 400
+
+
+def test_expired_deadline_is_refused_by_the_enclave(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    running.deploy(client, echo_bundle())
+    envelope = seal(client.function("acme/echo"), b"x", timeout_s=-1).envelope
+    response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/echo", content=envelope)
+    assert response.status_code in (403, 504)
+
+
+def test_slow_function_past_its_deadline_is_504_quickly(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    running.deploy(client, spin_bundle())
+    client.invoke("acme/spin", b"\x00")
+    started = time.monotonic()
+    with pytest.raises(GatewayError) as err:
+        client.invoke("acme/spin", b"\xff" * 4, timeout_s=0.5)
+    assert err.value.status == 504
+    assert time.monotonic() - started < 5
+
+
+def test_replayed_envelope_through_the_gateway_is_refused(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    running.deploy(client, echo_bundle())
+    envelope = seal(client.function("acme/echo"), b"x").envelope
+    url = f"{running.gateway_url}/v1/invoke/acme/echo"
+    assert httpx.post(url, content=envelope).status_code == 200
+    replay = httpx.post(url, content=envelope)
+    assert replay.status_code == 403 and replay.json()["error"] == "ReplayedRequest"
+
+
+def test_malformed_message_class_round_trips_to_the_sdk(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    with pytest.raises(MalformedMessage):
+        client._call("POST", "/v1/invoke/acme/echo", content=b"junk")
