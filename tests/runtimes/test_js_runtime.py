@@ -112,6 +112,16 @@ def test_a_syntax_error_fails_the_load_with_the_parser_message(engine):
         QuickJsSandbox(engine, js("export function handle( {"))
 
 
+def test_a_module_body_that_throws_fails_the_load_with_its_stack(engine):
+    with pytest.raises(FunctionFailed, match=r"Error: init failed\n\s+at .*handler\.js"):
+        QuickJsSandbox(engine, js("throw new Error('init failed'); export const handle = () => 1;"))
+
+
+def test_top_level_await_is_settled_before_the_snapshot(engine):
+    source = "const x = await Promise.resolve(5); export const handle = () => `x=${x}`;"
+    assert QuickJsSandbox(engine, js(source)).invoke(b"").data == b"x=5"
+
+
 def test_the_engine_is_the_pinned_quickjs_build():
     from veil.trusted.crypto.digest import sha256
 

@@ -69,6 +69,7 @@ _U64: Final = 0xFFFFFFFFFFFFFFFF
 _JS_STACK: Final = 48 * 1024
 """QuickJS's own recursion limit, kept under the engine's 64 KiB shadow stack."""
 _MAX_JOBS: Final = 1_000_000
+_PROMISE_PENDING, _PROMISE_REJECTED = 0, 2
 _HEADROOM: Final = 1 << 20
 """Heap grown (and freed) before the snapshot, so typical requests never grow memory.
 
@@ -139,7 +140,7 @@ class _Js:
             "JS_SetMaxStackSize", "JS_Eval", "JS_EvalFunction", "JS_GetModuleNamespace",
             "JS_GetPropertyStr", "JS_GetPropertyUint32", "JS_IsFunction", "JS_Call",
             "JS_ExecutePendingJob", "JS_GetException", "JS_NewUint8ArrayCopy",
-            "JS_GetUint8Array", "JS_ToCStringLen2",
+            "JS_GetUint8Array", "JS_ToCStringLen2", "JS_PromiseState", "JS_PromiseResult",
         ):
             func = ex.get(name)
             if not isinstance(func, wasmtime.Func):
@@ -264,6 +265,14 @@ class QuickJsSandbox:
         if _is_exception(promise):
             raise FunctionFailed(f"handler.js failed to load:\n{self._exception_text(js, ctx)}")
         self._drain(js)
+        # The module body's outcome is a promise (top-level await): a throw rejects it.
+        state = f["JS_PromiseState"](ctx, promise)
+        if state == _PROMISE_REJECTED:
+            error = f["JS_PromiseResult"](ctx, promise)
+            reason = self._text(js, self._call(js, self._describe, [error]))
+            raise FunctionFailed(f"handler.js failed to load:\n{reason}")
+        if state == _PROMISE_PENDING:
+            raise FunctionFailed("handler.js failed to load: its top-level await never settled")
         namespace = f["JS_GetModuleNamespace"](ctx, module_def)
         for name in (export, "default"):
             name_ptr = js.write(name.encode() + b"\0")
@@ -282,19 +291,20 @@ class QuickJsSandbox:
                 js.f["free"](js.store, block)
 
     def _exception_text(self, js: _Js, ctx: int) -> str:
-        f = js.f
-        exc = f["JS_GetException"](ctx)
-        if not hasattr(self, "_describe"):
-            text = exc
-        else:
-            text = self._call(js, self._describe, [exc])
-            if _is_exception(text):
-                return "uncaught exception"
-        size_ptr = self._scratch + 16
-        cstr = f["JS_ToCStringLen2"](ctx, size_ptr, text, 0) & _U32
-        if not cstr:
+        exc = js.f["JS_GetException"](ctx)
+        if not hasattr(self, "_describe"):  # the prelude itself failed
+            return self._text(js, exc, ctx)
+        return self._text(js, self._call(js, self._describe, [exc]))
+
+    def _text(self, js: _Js, value: int, ctx: int | None = None) -> str:
+        """A JS value as a Python string (via `String(value)`)."""
+        if _is_exception(value):
             return "uncaught exception"
-        return js.read(cstr, js.u32(size_ptr)).decode("utf-8", "replace")
+        size_ptr = self._scratch + 16
+        cstr = js.f["JS_ToCStringLen2"](self._ctx if ctx is None else ctx, size_ptr, value, 0)
+        if not cstr & _U32:
+            return "uncaught exception"
+        return js.read(cstr & _U32, js.u32(size_ptr)).decode("utf-8", "replace")
 
     def _call(self, js: _Js, func: int, args: list[int]) -> int:
         argv = self._scratch
