@@ -11,7 +11,7 @@ Rewind is a fresh instance: the compiled component is cached per bundle
 digest, and the next request's store and instance are made as soon as the
 previous request ends, so `invoke` starts on a ready instance. Component
 instances expose no memory to the host, so an in-place restore (as for the
-reactor and QuickJS) is not possible here; docs/design/005-runtimes.md has
+reactor and QuickJS) is not possible here; docs/design/0005-runtimes.md has
 the measurements.
 """
 
