@@ -36,6 +36,7 @@ def test_demo_tells_the_story_and_refuses_the_tampered_request() -> None:
     assert "403 ReplayedRequest" in result.output
     assert "keeps serving: 'still serving'" in result.output
     assert "matches hashlib" in result.output
+    assert "acme/greet answered" in result.output
     assert "no hardware protection" in result.output
 
 

@@ -18,12 +18,14 @@ import typer
 from rich.console import Console
 
 from veil.client.invoke import open_response, seal
+from veil.client.project import Project, scaffold
 from veil.client.sdk import Client
 from veil.host.launcher import EmbeddedPlatform
 from veil.samples import wasm
 from veil.tee.sim import WARNING
 from veil.trusted.bundle import Bundle, Manifest
 from veil.trusted.wire.envelope import Envelope, Response
+from veil.trusted.wire.records import FunctionRecord
 
 SAMPLES = [
     ("acme/upper", "wasi-command", "upper", "a WASI command: stdin → stdout"),
@@ -70,6 +72,15 @@ def _story(out: Console, platform: EmbeddedPlatform, client: Client) -> None:
             f"   {name:12s} {what:32s} digest {record.digest.hex()[:12]}…  "
             f"HPKE {record.suite.value} key {record.public_key.hex()[:12]}…"
         )
+    with tempfile.TemporaryDirectory() as tmp:
+        project = scaffold("greet", Path(tmp) / "greet", "js")
+        with out.status("building a JavaScript function (`veil new --lang js greet`) …"):
+            bundle = Project.load(project).build(platform.tenant)
+        record = platform.deploy_bundle(client, bundle)
+    _deployed(out, record, "JavaScript on QuickJS in Wasm")
+    with out.status("invoking it (a first call compiles QuickJS in the enclave) …"):
+        greeting = client.invoke("acme/greet", b'{"from": "the demo"}')
+    out.print(f"   acme/greet answered [green]{greeting.output.decode()}[/]")
     out.print("\n[bold]2. Invoke[/] acme/upper with a secret input")
     secret = b"my card number is 4111-1111-1111-1111"
     request = seal(client.function("acme/upper"), secret)
@@ -108,6 +119,13 @@ def _story(out: Console, platform: EmbeddedPlatform, client: Client) -> None:
         out.print(f"   {event['kind']:16s} {detail}")
     if cold:
         out.print(f"   cold starts: {', '.join(str(e['detail']['ms']) + ' ms' for e in cold)}")
+
+
+def _deployed(out: Console, record: FunctionRecord, what: str) -> None:
+    out.print(
+        f"   {record.name:12s} {what:32s} digest {record.digest.hex()[:12]}…  "
+        f"HPKE {record.suite.value} key {record.public_key.hex()[:12]}…"
+    )
 
 
 def _attacks(out: Console, platform: EmbeddedPlatform, client: Client) -> None:

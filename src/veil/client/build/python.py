@@ -33,8 +33,15 @@ SOURCE_EPOCH: Final = 315532800
 """1980-01-01: every staged file gets this mtime, so timestamps do not leak into the build."""
 _RESERVED: Final = {"wit_world", "veil_guest", "veil_function", "componentize_py_types"}
 _SKIP: Final = shutil.ignore_patterns(
-    "__pycache__", "*.pyc", ".*", VENDOR_DIR, "veil.toml", REQUIREMENTS, "*.wasm", "*.bundle",
-    "tests"
+    "__pycache__",
+    "*.pyc",
+    ".*",
+    VENDOR_DIR,
+    "veil.toml",
+    REQUIREMENTS,
+    "*.wasm",
+    "*.bundle",
+    "tests",
 )
 
 
@@ -103,9 +110,7 @@ def _vendor(src_dir: Path, stage: Path) -> Path | None:
             )
         return None
     present = {_normalise(p.stem if p.suffix == ".py" else p.name) for p in vendor.iterdir()}
-    present |= {
-        _normalise(p.name.split("-")[0]) for p in vendor.glob("*.dist-info")
-    }
+    present |= {_normalise(p.name.split("-")[0]) for p in vendor.glob("*.dist-info")}
     missing = [name for name in wanted if _normalise(name) not in present]
     if missing:
         raise BuildError(
@@ -144,12 +149,15 @@ def _componentize(stage: Path, paths: list[Path], out: Path, timeout_s: float) -
         "import sys; from componentize_py import script; "
         "sys.argv[0] = 'componentize-py'; sys.exit(script())",
         "--quiet",
-        "-d", str(stage / "wit"),
-        "-w", "function",
+        "-d",
+        str(stage / "wit"),
+        "-w",
+        "function",
         "componentize",
         *(arg for p in paths for arg in ("-p", str(p))),
         "veil_guest",
-        "-o", str(out),
+        "-o",
+        str(out),
     ]
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

@@ -136,11 +136,27 @@ class _Js:
         self.store, self.memory = store, memory
         call: dict[str, Any] = {}
         for name in (
-            "_initialize", "malloc", "free", "JS_NewRuntime", "JS_NewContext", "JS_SetMemoryLimit",
-            "JS_SetMaxStackSize", "JS_Eval", "JS_EvalFunction", "JS_GetModuleNamespace",
-            "JS_GetPropertyStr", "JS_GetPropertyUint32", "JS_IsFunction", "JS_Call",
-            "JS_ExecutePendingJob", "JS_GetException", "JS_NewUint8ArrayCopy",
-            "JS_GetUint8Array", "JS_ToCStringLen2", "JS_PromiseState", "JS_PromiseResult",
+            "_initialize",
+            "malloc",
+            "free",
+            "JS_NewRuntime",
+            "JS_NewContext",
+            "JS_SetMemoryLimit",
+            "JS_SetMaxStackSize",
+            "JS_Eval",
+            "JS_EvalFunction",
+            "JS_GetModuleNamespace",
+            "JS_GetPropertyStr",
+            "JS_GetPropertyUint32",
+            "JS_IsFunction",
+            "JS_Call",
+            "JS_ExecutePendingJob",
+            "JS_GetException",
+            "JS_NewUint8ArrayCopy",
+            "JS_GetUint8Array",
+            "JS_ToCStringLen2",
+            "JS_PromiseState",
+            "JS_PromiseResult",
         ):
             func = ex.get(name)
             if not isinstance(func, wasmtime.Func):
@@ -376,4 +392,3 @@ class QuickJsSandbox:
 
     def close(self) -> None:
         self._js.store.close()
-
