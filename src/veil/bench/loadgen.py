@@ -13,10 +13,13 @@ Only loopback: it refuses any other host.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import pickle
+import struct
+import subprocess
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import IO, Any
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -212,20 +215,78 @@ def run_load(
 
 
 class LoadGenerator:
-    """The load generator in its own process, reused across runs."""
+    """The load generator in its own process (`python -m veil.bench.loadgen`), reused.
+
+    A plain subprocess rather than multiprocessing, so it works whatever
+    the parent's `__main__` is. Runs go in and results come back as
+    length-prefixed pickles on its stdin/stdout: both ends are this module.
+    """
 
     def __init__(self) -> None:
-        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "veil.bench.loadgen"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
 
-    def run(self, *args: object, **kwargs: object) -> LoadResult:
-        result: LoadResult = self._pool.submit(run_load, *args, **kwargs).result()  # type: ignore[arg-type]
+    def run(self, *args: Any, **kwargs: Any) -> LoadResult:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        _send(self._proc.stdin, (args, kwargs))
+        result = _receive(self._proc.stdout)
+        if isinstance(result, BaseException):
+            raise result
+        assert isinstance(result, LoadResult)
         return result
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
 
     def __enter__(self) -> LoadGenerator:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+_LENGTH = struct.Struct(">Q")
+
+
+def _send(stream: IO[bytes], obj: object) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_LENGTH.pack(len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> Any:
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        raise EOFError("load generator process is gone")
+    (size,) = _LENGTH.unpack(head)
+    return pickle.loads(stream.read(size))
+
+
+def main() -> None:
+    """Serve runs from the parent until it closes our stdin."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            args, kwargs = _receive(stdin)
+        except EOFError:
+            return
+        try:
+            reply: object = run_load(*args, **kwargs)
+        except Exception as exc:
+            reply = exc
+        _send(stdout, reply)
+
+
+if __name__ == "__main__":
+    main()
