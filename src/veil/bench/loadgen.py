@@ -275,6 +275,10 @@ def _receive(stream: IO[bytes]) -> Any:
 
 def main() -> None:
     """Serve runs from the parent until it closes our stdin."""
+    # run as `-m`, this module is `__main__`: answer with the importable module's
+    # classes, so the parent can unpickle them
+    from veil.bench.loadgen import run_load
+
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
