@@ -27,8 +27,15 @@ CORE_METRICS = {
 def test_demo_tells_the_story_and_refuses_the_tampered_request() -> None:
     result = CliRunner().invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "hello from the client" in result.output
-    assert "refused" in result.output
+    assert "MY CARD NUMBER IS 4111-1111-1111-1111" in result.output
+    assert (
+        "4111-1111-1111-1111"
+        not in result.output.split("what the host saw:")[1].split("what the client got:")[0]
+    )
+    assert "403 DecryptionFailed" in result.output
+    assert "403 ReplayedRequest" in result.output
+    assert "keeps serving: 'still serving'" in result.output
+    assert "matches hashlib" in result.output
     assert "no hardware protection" in result.output
 
 

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from tests.conftest import echo_bundle, small_limits
-from tests.host.running import RunningPlatform
 from tests.trusted.sandbox.test_reactor import module
 from veil.client.invoke import seal
 from veil.client.sdk import AsyncClient, Client, GatewayError, deploy_body
+from veil.host.launcher import EmbeddedPlatform
 from veil.kms.broker import UnknownTenant
 from veil.kms.policy import Policy
 from veil.trusted.bundle import Bundle, Manifest, SignedBundle
@@ -32,19 +32,19 @@ def spin_bundle(name: str = "acme/spin", timeout_ms: int = 10_000) -> Bundle:
 
 
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[RunningPlatform]:
-    platform = RunningPlatform(tmp_path / "data").start()
+def running(tmp_path: Path) -> Iterator[EmbeddedPlatform]:
+    platform = EmbeddedPlatform(tmp_path / "data").start()
     yield platform
     platform.stop()
 
 
 @pytest.fixture
-def client(running: RunningPlatform) -> Iterator[Client]:
+def client(running: EmbeddedPlatform) -> Iterator[Client]:
     with running.client() as c:
         yield c
 
 
-def test_deploy_invoke_and_verify_through_http(running: RunningPlatform, client: Client) -> None:
+def test_deploy_invoke_and_verify_through_http(running: EmbeddedPlatform, client: Client) -> None:
     running.deploy(client, echo_bundle())
     invocation = client.invoke("acme/echo", b"over http")
     assert invocation.output == b"over http"
@@ -53,7 +53,7 @@ def test_deploy_invoke_and_verify_through_http(running: RunningPlatform, client:
 
 
 def test_first_call_cold_starts_and_later_calls_are_warm(
-    running: RunningPlatform, client: Client
+    running: EmbeddedPlatform, client: Client
 ) -> None:
     running.deploy(client, echo_bundle())
     for _ in range(5):
@@ -66,14 +66,14 @@ def test_first_call_cold_starts_and_later_calls_are_warm(
     assert "veil_rewinds_total 5.0" in metrics
 
 
-def test_openapi_and_health_are_served(running: RunningPlatform) -> None:
+def test_openapi_and_health_are_served(running: EmbeddedPlatform) -> None:
     paths = httpx.get(f"{running.gateway_url}/openapi.json").json()["paths"]
     assert "/v1/invoke/{name}" in paths and "/v1/functions" in paths
     assert httpx.get(f"{running.gateway_url}/healthz").json()["status"] == "ok"
 
 
 def test_worker_killed_mid_invocation_is_retried_and_the_pool_heals(
-    running: RunningPlatform, client: Client
+    running: EmbeddedPlatform, client: Client
 ) -> None:
     running.deploy(client, spin_bundle())
     client.invoke("acme/spin", b"\x00warm")
@@ -99,7 +99,7 @@ def test_worker_killed_mid_invocation_is_retried_and_the_pool_heals(
     assert all(e["pid"] != victim["pid"] for e in client.enclaves())
 
 
-def test_kms_restart_keeps_functions_invocable(running: RunningPlatform, client: Client) -> None:
+def test_kms_restart_keeps_functions_invocable(running: EmbeddedPlatform, client: Client) -> None:
     running.deploy(client, echo_bundle())
     record = client.function("acme/echo")
     running.stop_trust()
@@ -111,7 +111,7 @@ def test_kms_restart_keeps_functions_invocable(running: RunningPlatform, client:
         assert fresh.invoke("acme/echo", b"after restart").output == b"after restart"
 
 
-def test_gateway_restart_loses_nothing_deployed(running: RunningPlatform, client: Client) -> None:
+def test_gateway_restart_loses_nothing_deployed(running: EmbeddedPlatform, client: Client) -> None:
     running.deploy(client, echo_bundle("acme/one"))
     running.deploy(client, echo_bundle("acme/two"))
     running.stop_gateway()
@@ -122,7 +122,7 @@ def test_gateway_restart_loses_nothing_deployed(running: RunningPlatform, client
 
 
 def test_200_concurrent_invocations_none_lost_or_duplicated(
-    running: RunningPlatform, client: Client
+    running: EmbeddedPlatform, client: Client
 ) -> None:
     running.deploy(client, echo_bundle())
     client.invoke("acme/echo", b"warm up")
@@ -144,7 +144,7 @@ def test_200_concurrent_invocations_none_lost_or_duplicated(
     assert ok == ['veil_requests_total{function="acme/echo",outcome="ok"} 201.0']
 
 
-def test_malformed_invoke_bodies_are_400(running: RunningPlatform, client: Client) -> None:
+def test_malformed_invoke_bodies_are_400(running: EmbeddedPlatform, client: Client) -> None:
     running.deploy(client, echo_bundle())
     url = f"{running.gateway_url}/v1/invoke/acme/echo"
     for body in (b"", b"not cbor at all", cbor2.dumps({"meta": {}, "sealed": b""}), b"\xff" * 100):
@@ -154,7 +154,7 @@ def test_malformed_invoke_bodies_are_400(running: RunningPlatform, client: Clien
 
 
 def test_envelope_routed_to_another_function_is_refused(
-    running: RunningPlatform, client: Client
+    running: EmbeddedPlatform, client: Client
 ) -> None:
     running.deploy(client, echo_bundle("acme/a"))
     running.deploy(client, echo_bundle("acme/b"))
@@ -163,13 +163,13 @@ def test_envelope_routed_to_another_function_is_refused(
     assert response.status_code == 400
 
 
-def test_oversize_uploads_are_413(running: RunningPlatform) -> None:
+def test_oversize_uploads_are_413(running: EmbeddedPlatform) -> None:
     big = b"\x00" * (9 * 1024 * 1024)
     response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/echo", content=big)
     assert response.status_code == 413
 
 
-def test_unknown_function_is_404(running: RunningPlatform, client: Client) -> None:
+def test_unknown_function_is_404(running: EmbeddedPlatform, client: Client) -> None:
     running.deploy(client, echo_bundle())
     record = client.function("acme/echo")
     ghost = seal(record.__class__(**{**record.__dict__, "name": "acme/ghost"}), b"x").envelope
@@ -177,7 +177,7 @@ def test_unknown_function_is_404(running: RunningPlatform, client: Client) -> No
     assert response.status_code == 404
 
 
-def test_deploy_signed_by_a_stranger_is_refused(running: RunningPlatform, client: Client) -> None:
+def test_deploy_signed_by_a_stranger_is_refused(running: EmbeddedPlatform, client: Client) -> None:
     stranger = SigningKey.generate()
     body = deploy_body(echo_bundle(), "acme", stranger, Policy.development())
     with pytest.raises(BadSignature):
@@ -192,7 +192,7 @@ def test_deploy_for_an_unregistered_tenant_is_refused(client: Client) -> None:
 
 
 def test_bundle_signed_by_another_key_than_the_registration_is_refused(
-    running: RunningPlatform, client: Client
+    running: EmbeddedPlatform, client: Client
 ) -> None:
     bundle = echo_bundle()
     good = cbor2.loads(deploy_body(bundle, "acme", running.tenant_key, Policy.development()))
@@ -202,13 +202,13 @@ def test_bundle_signed_by_another_key_than_the_registration_is_refused(
     assert client.functions() == []
 
 
-def test_garbage_deploy_is_400(running: RunningPlatform) -> None:
+def test_garbage_deploy_is_400(running: EmbeddedPlatform) -> None:
     for body in (b"", b"junk", cbor2.dumps({"bundle": b"x"})):
         assert httpx.post(f"{running.gateway_url}/v1/functions", content=body).status_code == 400
 
 
 def test_expired_deadline_is_refused_by_the_enclave(
-    running: RunningPlatform, client: Client
+    running: EmbeddedPlatform, client: Client
 ) -> None:
     running.deploy(client, echo_bundle())
     envelope = seal(client.function("acme/echo"), b"x", timeout_s=-1).envelope
@@ -217,7 +217,7 @@ def test_expired_deadline_is_refused_by_the_enclave(
 
 
 def test_slow_function_past_its_deadline_is_504_quickly(
-    running: RunningPlatform, client: Client
+    running: EmbeddedPlatform, client: Client
 ) -> None:
     running.deploy(client, spin_bundle())
     client.invoke("acme/spin", b"\x00")
@@ -229,7 +229,7 @@ def test_slow_function_past_its_deadline_is_504_quickly(
 
 
 def test_replayed_envelope_through_the_gateway_is_refused(
-    running: RunningPlatform, client: Client
+    running: EmbeddedPlatform, client: Client
 ) -> None:
     running.deploy(client, echo_bundle())
     envelope = seal(client.function("acme/echo"), b"x").envelope
@@ -240,7 +240,7 @@ def test_replayed_envelope_through_the_gateway_is_refused(
 
 
 def test_malformed_message_class_round_trips_to_the_sdk(
-    running: RunningPlatform, client: Client
+    running: EmbeddedPlatform, client: Client
 ) -> None:
     with pytest.raises(MalformedMessage):
         client._call("POST", "/v1/invoke/acme/echo", content=b"junk")

@@ -17,6 +17,7 @@ from veil.kms.broker import (
     NamespaceViolation,
     Registration,
     SimRefusedInProduction,
+    StaleRegistration,
     UnknownTenant,
     WrongKms,
 )
@@ -196,3 +197,36 @@ def test_function_record_is_signed_by_the_kms(platform: InProcessPlatform, echo:
     with pytest.raises(BadSignature):
         FunctionRecord.verify(echo.record_bytes, SigningKey.generate().public)
     assert echo.record.policy_hash == Policy.development((measurement().hex(),)).digest()
+
+
+def test_replayed_old_registration_cannot_roll_a_function_back(platform: InProcessPlatform) -> None:
+    old = Registration("acme", "acme/echo", echo_bundle().digest, Policy.development()).sign(
+        platform.tenant_key
+    )
+    platform.kms.register_function(old)
+    newer = echo_bundle("acme/echo", capture_logs=True)
+    platform.kms.register_function(
+        Registration("acme", "acme/echo", newer.digest, Policy.development()).sign(
+            platform.tenant_key
+        )
+    )
+    with pytest.raises(StaleRegistration):
+        platform.kms.register_function(old)
+    assert (
+        FunctionRecord.verify(
+            platform.kms.function_record("acme/echo"), platform.kms.public_key
+        ).digest
+        == newer.digest
+    )
+
+
+def test_registration_outside_the_time_window_is_refused(platform: InProcessPlatform) -> None:
+    stale = Registration(
+        "acme",
+        "acme/fn",
+        bytes(32),
+        Policy.development(),
+        issued_us=int(time.time() * 1_000_000) - 3_600_000_000,
+    )
+    with pytest.raises(StaleRegistration):
+        platform.kms.register_function(stale.sign(platform.tenant_key))

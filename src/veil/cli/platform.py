@@ -20,6 +20,7 @@ from veil.host.embedded import (
     DEFAULT_TRUST_PORT,
     admin_token,
     build_gateway,
+    server_config,
     start_trust_process,
     wait_healthy,
 )
@@ -82,17 +83,7 @@ def up(
         app, dispatcher = build_gateway(
             data_dir, trust_url, PoolConfig(stem_cells=stem_cells, max_workers=max_workers)
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                log_level="warning",
-                access_log=False,
-                http="httptools",
-                loop="uvloop",
-            )
-        )
+        server = uvicorn.Server(server_config(app, host, port))
 
         async def status_line() -> None:
             while not server.should_exit:

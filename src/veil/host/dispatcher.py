@@ -363,7 +363,7 @@ class Dispatcher:
         bundle = self.registry.bundle(digest)
         worker.loading.add(function)
         try:
-            await worker.channel.call(
+            timings = await worker.channel.call(
                 "load",
                 {"fn": function, "digest": digest, "bundle": bundle},
                 timeout=self.config.spawn_timeout_s,
@@ -379,14 +379,24 @@ class Dispatcher:
             elapsed = time.perf_counter() - start
             self.metrics.cold_starts.labels(function).inc()
             self.metrics.cold_start_seconds.observe(elapsed)
+            parts = {k: round(v, 2) for k, v in cbor2.loads(timings).items()}
             self.events.emit(
-                "cold_start", function=function, enclave=worker.id, ms=round(elapsed * 1000, 2)
+                "cold_start",
+                function=function,
+                enclave=worker.id,
+                ms=round(elapsed * 1000, 2),
+                **parts,
             )
         finally:
             worker.loading.discard(function)
             self._update_pool_gauge()
             self._background(self._replenish())
             await self._notify()
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for an enclave with room."""
+        return self._waiting
 
     def enclaves(self) -> list[dict[str, Any]]:
         return [

@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import uvicorn
@@ -73,10 +74,22 @@ def build_trust(data_dir: Path, production: bool = False) -> tuple[KeyBroker, At
     return KeyBroker(store, [verifier_key.public], production=production), verifier
 
 
+def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """How every Veil service runs: httptools, uvloop, no access log (bodies are sealed anyway)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+    )
+
+
 def serve_trust(data_dir: Path, host: str, port: int) -> None:
     kms, verifier = build_trust(data_dir)
-    app = trust_app(kms, verifier, admin_token(data_dir))
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(server_config(trust_app(kms, verifier, admin_token(data_dir)), host, port)).run()
 
 
 def build_gateway(
@@ -116,47 +129,38 @@ class Endpoints:
     trust_url: str
 
 
-def start_trust_process(data_dir: Path, host: str, port: int) -> subprocess.Popen[bytes]:
+def start_trust_process(
+    data_dir: Path, host: str, port: int, stderr: int | IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    argv = ["trust", "--data-dir", str(data_dir), "--host", host, "--port", str(port)]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "veil.host.embedded",
-            "trust",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            host,
-            "--port",
-            str(port),
-        ],
-        stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "veil.host.embedded", *argv], stdin=subprocess.DEVNULL, stderr=stderr
     )
 
 
 def start_gateway_process(
-    data_dir: Path, host: str, port: int, trust_url: str, stem_cells: int, max_workers: int
+    data_dir: Path,
+    host: str,
+    port: int,
+    trust_url: str,
+    options: list[str] | None = None,
+    stderr: int | IO[bytes] | None = None,
 ) -> subprocess.Popen[bytes]:
+    """`options` are further gateway flags (--stem-cells, --max-workers, ... see `main`)."""
+    argv = [
+        "gateway",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--trust-url",
+        trust_url,
+        *(options or []),
+    ]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "veil.host.embedded",
-            "gateway",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--trust-url",
-            trust_url,
-            "--stem-cells",
-            str(stem_cells),
-            "--max-workers",
-            str(max_workers),
-        ],
-        stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "veil.host.embedded", *argv], stdin=subprocess.DEVNULL, stderr=stderr
     )
 
 
@@ -188,15 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     gateway_config = GatewayConfig(function_concurrency=args.function_concurrency)
     app, _ = build_gateway(args.data_dir, args.trust_url, pool, gateway_config)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port or DEFAULT_GATEWAY_PORT,
-        log_level="warning",
-        access_log=False,
-        http="httptools",
-        loop="uvloop",
-    )
+    uvicorn.Server(server_config(app, args.host, args.port or DEFAULT_GATEWAY_PORT)).run()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from veil.trusted.wire import cbor, signed
 from veil.trusted.wire.records import FunctionRecord, GrantedKeys, KeyGrant, KeyRequest, grant_info
 
 REGISTER_CONTEXT: Final = b"veil/register-function/v1"
+REGISTRATION_WINDOW_US: Final = 5 * 60 * 1_000_000
 MAX_REGISTRATION: Final = 256 * 1024
 log = logging.getLogger("veil.kms")
 
@@ -53,13 +54,23 @@ class WrongKms(KmsRefused):
     """An enclave whose attestation binds another KMS's key."""
 
 
+class StaleRegistration(KmsRefused):
+    """A registration outside the time window, or not newer than the one in force: a replay."""
+
+
 class SimRefusedInProduction(KmsRefused):
     """A policy that accepts the sim TEE, sent to a KMS running in production mode."""
 
 
 @dataclass(frozen=True)
 class Registration:
-    """What a tenant signs to register (or redeploy) a function."""
+    """What a tenant signs to register (or redeploy) a function.
+
+    `issued_us` makes each registration usable once: the KMS accepts it only
+    within `REGISTRATION_WINDOW_US` of its clock and only if it is newer
+    than the function's current registration, so a host that kept an old
+    signed registration cannot replay it to roll the function back.
+    """
 
     tenant: str
     name: str
@@ -67,6 +78,7 @@ class Registration:
     policy: Policy
     suite: hazmat.Suite = hazmat.Suite.X25519
     secrets: dict[str, bytes] = field(default_factory=dict)
+    issued_us: int = field(default_factory=lambda: time.time_ns() // 1000)
 
     def sign(self, key: SigningKey) -> bytes:
         return signed.sign_document(
@@ -80,6 +92,7 @@ class Registration:
                 "policy": self.policy.to_obj(),
                 "suite": self.suite.value,
                 "secrets": self.secrets,
+                "issued": self.issued_us,
             },
         )
 
@@ -125,6 +138,11 @@ class KeyBroker:
         for warning in reg.policy.warnings():
             log.warning("function %s: %s", reg.name, warning)
         old = self._store.function(reg.name)
+        now_us = int(self._clock() * 1_000_000)
+        if abs(now_us - reg.issued_us) > REGISTRATION_WINDOW_US:
+            raise StaleRegistration("registration is outside the KMS's time window")
+        if old is not None and reg.issued_us <= old.issued_us:
+            raise StaleRegistration("registration is not newer than the one in force")
         if old is not None and old.suite == reg.suite.value:
             key = hazmat.HpkePrivateKey(reg.suite, old.private_key)
         else:
@@ -151,6 +169,7 @@ class KeyBroker:
                 cbor.encode(reg.secrets),
                 record,
                 version,
+                reg.issued_us,
             )
         )
         return record
@@ -168,6 +187,7 @@ class KeyBroker:
                 "policy": dict,
                 "suite": str,
                 "secrets": dict,
+                "issued": int,
             },
         )
         tenant_key = self._store.tenant_key(m["tenant"])
@@ -188,6 +208,7 @@ class KeyBroker:
             Policy.from_obj(m["policy"]),
             hazmat.parse_suite(m["suite"]),
             secrets,
+            m["issued"],
         )
 
     def function_record(self, name: str) -> bytes:

@@ -57,7 +57,7 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
         )
 
     @app.get("/v1/keys")
-    def keys() -> dict[str, Any]:
+    async def keys() -> dict[str, Any]:
         """The keys clients pin: the KMS's and the verifier's."""
         return {
             "kms_key": kms.public_key.raw.hex(),
@@ -69,7 +69,9 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
         }
 
     @app.post("/v1/tenants", status_code=201)
-    def add_tenant(body: TenantIn, authorization: Annotated[str, Header()] = "") -> dict[str, str]:
+    async def add_tenant(
+        body: TenantIn, authorization: Annotated[str, Header()] = ""
+    ) -> dict[str, str]:
         """Register a tenant's signing key (administrators only)."""
         if not hmac.compare_digest(authorization.encode(), f"Bearer {admin_token}".encode()):
             raise HTTPException(401, "tenant registration needs the KMS admin token")
@@ -82,11 +84,11 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
         return Response(kms.register_function(await _body(request)), media_type=CBOR)
 
     @app.get("/v1/functions")
-    def names() -> list[str]:
+    async def names() -> list[str]:
         return kms.function_names()
 
     @app.get("/v1/functions/{name:path}")
-    def record(name: str) -> Response:
+    async def record(name: str) -> Response:
         return Response(kms.function_record(name), media_type=CBOR)
 
     @app.post("/v1/release")
@@ -95,11 +97,11 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
         return Response(kms.release(await _body(request)), media_type=CBOR)
 
     @app.post("/v1/attestation/challenge")
-    def challenge() -> Response:
+    async def challenge() -> Response:
         return Response(verifier.challenge(), media_type="application/octet-stream")
 
     @app.post("/v1/attestation/attest")
-    def attest(body: AttestIn) -> dict[str, str]:
+    async def attest(body: AttestIn) -> dict[str, str]:
         token = verifier.attest(
             body.tee,
             base64.b64decode(body.evidence),
@@ -109,7 +111,7 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
         return {"token": token}
 
     @app.get("/healthz")
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     return app

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS functions (
     sealed_private BLOB NOT NULL,
     sealed_secrets BLOB NOT NULL,
     record BLOB NOT NULL,
-    version INTEGER NOT NULL
+    version INTEGER NOT NULL,
+    issued_us INTEGER NOT NULL
 );
 """
 
@@ -48,6 +49,7 @@ class FunctionRow:
     secrets: bytes
     record: bytes
     version: int
+    issued_us: int
 
 
 def load_or_create_master_key(path: Path) -> bytes:
@@ -108,7 +110,7 @@ class KmsStore:
     def put_function(self, row: FunctionRow) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.name,
                     row.tenant,
@@ -119,6 +121,7 @@ class KmsStore:
                     self._seal(row.name, row.secrets),
                     row.record,
                     row.version,
+                    row.issued_us,
                 ),
             )
 
@@ -136,6 +139,7 @@ class KmsStore:
             self._open(r[0], r[6]),
             bytes(r[7]),
             r[8],
+            r[9],
         )
 
     def function_names(self) -> list[str]:

@@ -1,7 +1,7 @@
 ;; Echo: returns its input unchanged. The smallest Veil reactor function.
 ;; ABI: veil_alloc(len) -> ptr (a bump allocator; rewind resets it), veil_invoke(ptr, len) -> ptr<<32|len.
 (module
-  (memory (export "memory") 2)
+  (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 1024))
   (func (export "veil_alloc") (param $n i32) (result i32)
     (local $p i32)

@@ -283,7 +283,12 @@ def gateway_app(
 
     @app.get("/healthz")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "enclaves": len(dispatcher.workers)}
+        return {
+            "status": "ok",
+            "enclaves": len(dispatcher.workers),
+            "inflight": sum(w.inflight for w in dispatcher.workers.values()),
+            "queued": dispatcher.queued,
+        }
 
     @app.get("/metrics")
     def prometheus() -> Response:

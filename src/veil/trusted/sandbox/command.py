@@ -30,12 +30,7 @@ class CommandSandbox:
         self._name = bundle.manifest.name
         self._capture = bundle.manifest.capture_logs
         module = engine.compiled(bundle.digest, lambda: engine.compile_module(bundle.code))
-        linker = wasmtime.Linker(engine.engine)
-        linker.define_wasi()
-        try:
-            self._pre = linker.instantiate_pre(module)
-        except wasmtime.WasmtimeError as exc:
-            raise ABIViolation(f"module imports something Veil does not provide: {exc}") from None
+        self._pre = engine.link_wasi(module)
         self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
         self._snapshot_hash = sha256(b"veil/snapshot/wasi-command/v1", bundle.code)
 

@@ -50,6 +50,15 @@ class SandboxEngine:
         except wasmtime.WasmtimeError as exc:
             raise ABIViolation(f"code does not compile as Wasm: {exc}") from None
 
+    def link_wasi(self, module: wasmtime.Module) -> wasmtime.InstancePre:
+        """Resolve a module's imports against WASI and nothing else."""
+        linker = wasmtime.Linker(self.engine)
+        linker.define_wasi()
+        try:
+            return linker.instantiate_pre(module)
+        except wasmtime.WasmtimeError as exc:
+            raise ABIViolation(f"module imports something Veil does not provide: {exc}") from None
+
     def deadline_ticks(self, timeout_ms: int) -> int:
         """Epoch ticks for `timeout_ms`, starting the ticker thread on first use."""
         if self._ticker is None:

@@ -71,12 +71,7 @@ class ReactorSandbox:
         self._entry = manifest.entrypoint
         self._logs = LogBuffer(manifest.limits.max_output) if manifest.capture_logs else None
         module, self._layout = engine.compiled(bundle.digest, lambda: _compile(engine, bundle.code))
-        linker = wasmtime.Linker(engine.engine)
-        linker.define_wasi()
-        try:
-            self._pre = linker.instantiate_pre(module)
-        except wasmtime.WasmtimeError as exc:
-            raise ABIViolation(f"module imports something Veil does not provide: {exc}") from None
+        self._pre = engine.link_wasi(module)
         self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
         self._fresh_instance()
 
@@ -147,9 +142,7 @@ class ReactorSandbox:
 
     def rewind(self) -> None:
         """Back to the post-init snapshot: in place if nothing grew, else a fresh instance."""
-        if self._state.fits(self._snapshot):
-            self._state.restore(self._snapshot)
-        else:
+        if not self._state.rewind(self._snapshot):
             self._fresh_instance()
         if self._logs is not None:
             self._logs.take()

@@ -1,11 +1,12 @@
 """Capture a Wasm instance's mutable state once, restore it in place after each request.
 
-Chosen over re-instantiation by measurement (docs/design/001-rewind.md):
-restoring memory with one memmove plus a few global sets costs a few
-microseconds, a fresh instance tens. When a request grew a memory or table
-(which cannot shrink), the caller falls back to a fresh instance and
-restores the same snapshot into it, so every request still starts from
-identical bytes.
+Chosen over re-instantiation by measurement (docs/design/0001-rewind.md):
+restoring memory with one memmove plus a few global writes costs a few
+microseconds, a fresh instance (instantiate, init, capture) about two
+hundred. When a request grew a memory or table (which cannot shrink), the
+caller falls back to a fresh instance, re-runs init and captures again;
+the snapshot hash covers only bytes and values, so it stays the same for a
+deterministic init.
 """
 
 from __future__ import annotations
@@ -69,30 +70,30 @@ class InstanceState:
         ]
         return snapshot
 
-    def fits(self, snapshot: Snapshot) -> bool:
-        """True when no memory or table has grown past the snapshot's size."""
-        s = self._store
-        return all(
-            m.data_len(s) == len(b) for m, b in zip(self._memories, snapshot.memories, strict=True)
-        ) and all(t.size(s) == len(e) for t, e in zip(self._tables, snapshot.tables, strict=True))
+    def rewind(self, snapshot: Snapshot) -> bool:
+        """Write the captured snapshot back in place; False if a memory or table grew.
 
-    def restore(self, snapshot: Snapshot) -> None:
-        """Write the snapshot back; memories and tables are grown first when smaller."""
+        A grown memory or table cannot shrink: then nothing is written and the
+        caller must start a fresh instance instead.
+        """
         if snapshot is not self._captured:
-            raise ValueError("restore takes the snapshot this instance captured")
+            raise ValueError("rewind takes the snapshot this instance captured")
         s = self._store
-        for mem, data in zip(self._memories, snapshot.memories, strict=True):
-            missing = (len(data) - mem.data_len(s)) // PAGE
-            if missing > 0:
-                mem.grow(s, missing)
+        memories = snapshot.memories
+        for mem, data in zip(self._memories, memories, strict=True):
+            if mem.data_len(s) != len(data):
+                return False
+        for table, entries in zip(self._tables, snapshot.tables, strict=True):
+            if table.size(s) != len(entries):
+                return False
+        for mem, data in zip(self._memories, memories, strict=True):
             ctypes.memmove(_base(mem, s), data, len(data))
         for write in self._writers:
             write()
         for table, entries in zip(self._tables, snapshot.tables, strict=True):
-            if table.size(s) < len(entries):
-                table.grow(s, len(entries) - table.size(s), None)
             for i, entry in enumerate(entries):
                 table.set(s, i, entry)
+        return True
 
 
 def _get(exports: Any, kind: str, index: int, cls: type[_E]) -> _E:

@@ -1,21 +1,31 @@
-"""A real embedded platform for end-to-end tests: KMS+verifier and gateway processes,
-real worker processes, real HTTP on loopback ports."""
+"""Launch the embedded platform as child processes, for `veil demo`, benchmarks and tests.
+
+A KMS+verifier process and a gateway process (which starts the enclave
+workers) on free loopback ports, a tenant registered with the KMS, and a
+client pinned to the KMS and verifier keys. `stop()` ends every process.
+"""
 
 from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from veil.client.sdk import Client
 from veil.client.trust import TrustAnchors
-from veil.host.embedded import admin_token, start_trust_process, wait_healthy
+from veil.host.embedded import (
+    admin_token,
+    start_gateway_process,
+    start_trust_process,
+    wait_healthy,
+)
 from veil.kms.policy import Policy
 from veil.kms.remote import RemoteTrust
 from veil.trusted.bundle import Bundle
 from veil.trusted.crypto.signing import SigningKey
+from veil.trusted.wire.records import FunctionRecord
 
 
 def free_port() -> int:
@@ -25,11 +35,15 @@ def free_port() -> int:
 
 
 @dataclass
-class RunningPlatform:
+class EmbeddedPlatform:
     data_dir: Path
     stem_cells: int = 1
     max_workers: int = 2
     gateway_args: list[str] = field(default_factory=list)
+    capture_logs: bool = True
+    """Keep the gateway's stderr (its log) to return from `stop_gateway`."""
+    trust_log: IO[bytes] | None = None
+    """Where the KMS process logs (its sim-policy warnings); None: inherit stderr."""
     trust_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
     tenant: str = "acme"
@@ -46,34 +60,24 @@ class RunningPlatform:
         return f"http://127.0.0.1:{self.gateway_port}"
 
     def start_trust(self) -> None:
-        self.trust_proc = start_trust_process(self.data_dir, "127.0.0.1", self.trust_port)
+        self.trust_proc = start_trust_process(
+            self.data_dir, "127.0.0.1", self.trust_port, stderr=self.trust_log
+        )
         wait_healthy(self.trust_url, process=self.trust_proc)
 
     def start_gateway(self) -> None:
-        self.gateway_proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "veil.host.embedded",
-                "gateway",
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.gateway_port),
-                "--trust-url",
-                self.trust_url,
-                "--stem-cells",
-                str(self.stem_cells),
-                "--max-workers",
-                str(self.max_workers),
-                *self.gateway_args,
-            ],
-            stdin=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        options = ["--stem-cells", str(self.stem_cells), "--max-workers", str(self.max_workers)]
+        self.gateway_proc = start_gateway_process(
+            self.data_dir,
+            "127.0.0.1",
+            self.gateway_port,
+            self.trust_url,
+            [*options, *self.gateway_args],
+            stderr=subprocess.PIPE if self.capture_logs else None,
         )
         wait_healthy(self.gateway_url, process=self.gateway_proc)
 
-    def start(self) -> RunningPlatform:
+    def start(self) -> EmbeddedPlatform:
         self.start_trust()
         with RemoteTrust(self.trust_url) as remote:
             remote.register_tenant(self.tenant, self.tenant_key.public, admin_token(self.data_dir))
@@ -106,6 +110,12 @@ class RunningPlatform:
         self.stop_gateway()
         self.stop_trust()
 
+    def __enter__(self) -> EmbeddedPlatform:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def trust(self) -> TrustAnchors:
         with RemoteTrust(self.trust_url) as remote:
             return TrustAnchors(remote.public_key, tuple(remote.verifier_keys()), allow_sim=True)
@@ -113,5 +123,10 @@ class RunningPlatform:
     def client(self) -> Client:
         return Client(self.gateway_url, self.trust())
 
-    def deploy(self, client: Client, bundle: Bundle) -> None:
-        client.deploy(bundle, tenant=self.tenant, key=self.tenant_key, policy=Policy.development())
+    def deploy_bundle(self, client: Client, bundle: Bundle) -> FunctionRecord:
+        """Deploy as this platform's tenant, with a development (sim-accepting) policy."""
+        return client.deploy(
+            bundle, tenant=self.tenant, key=self.tenant_key, policy=Policy.development()
+        )
+
+    deploy = deploy_bundle

@@ -1,0 +1,104 @@
+"""The `veil` commands against a running embedded platform, as a tenant uses them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from veil.cli.main import app
+from veil.host.launcher import EmbeddedPlatform
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPlatform]:
+    with EmbeddedPlatform(tmp_path_factory.mktemp("cli") / "data") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def veil(platform: EmbeddedPlatform) -> Iterator[CliRunner]:
+    runner = CliRunner(env={"VEIL_DATA_DIR": str(platform.data_dir)})
+    result = runner.invoke(
+        app,
+        ["init", "--tenant", "cli", "--gateway", platform.gateway_url, "--kms", platform.trust_url],
+    )
+    assert result.exit_code == 0, result.output
+    assert "registered with the KMS" in result.output
+    yield runner
+
+
+def run(runner: CliRunner, *args: str, code: int = 0) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_new_deploy_invoke_round_trip(veil: CliRunner, tmp_path: Path) -> None:
+    project = tmp_path / "hello"
+    run(veil, "new", "hello", "--dir", str(project))
+    assert (project / "veil.toml").exists()
+    assert "deployed cli/hello v1" in run(veil, "deploy", str(project))
+    out = run(veil, "invoke", "hello", "--data", "world")
+    assert "hello, world" in out
+    assert "verified" in out and "TEE sim" in out
+
+
+def test_invoke_json_output_for_scripts(veil: CliRunner, tmp_path: Path) -> None:
+    project = tmp_path / "jsonfn"
+    run(veil, "new", "jsonfn", "--dir", str(project))
+    run(veil, "deploy", str(project))
+    data = tmp_path / "input.txt"
+    data.write_text("from a file")
+    payload = json.loads(run(veil, "invoke", "cli/jsonfn", "--data", f"@{data}", "--json"))
+    assert payload["ok"] is True and payload["output"] == "hello, from a file"
+    assert payload["attestation"]["tee"] == "sim"
+    assert len(payload["receipt"]["bundle"]) == 64
+
+
+def test_build_writes_a_bundle_that_deploys(veil: CliRunner, tmp_path: Path) -> None:
+    project = tmp_path / "built"
+    run(veil, "new", "built", "--dir", str(project))
+    info = json.loads(run(veil, "build", str(project), "--json"))
+    assert Path(info["bundle"]).exists()
+    assert "deployed cli/built" in run(veil, "deploy", info["bundle"])
+
+
+def test_ls_enclaves_and_logs(veil: CliRunner, tmp_path: Path) -> None:
+    project = tmp_path / "listed"
+    run(veil, "new", "listed", "--dir", str(project))
+    run(veil, "deploy", str(project))
+    run(veil, "invoke", "listed", "-d", "x")
+    names = [f["name"] for f in json.loads(run(veil, "ls", "--json"))]
+    assert "cli/listed" in names
+    enclaves = json.loads(run(veil, "enclaves", "--json"))
+    assert any("cli/listed" in e["functions"] for e in enclaves)
+    assert all(e["tee"] == "sim" and e["attestation"] for e in enclaves)
+    assert "cold_start" in run(veil, "logs")
+
+
+def test_unknown_function_is_a_clear_error(veil: CliRunner) -> None:
+    out = run(veil, "invoke", "nope", "-d", "x", code=1)
+    assert "nope" in out
+
+
+def test_deploy_of_a_directory_without_a_project_says_how_to_make_one(
+    veil: CliRunner, tmp_path: Path
+) -> None:
+    out = run(veil, "deploy", str(tmp_path), code=1)
+    assert "veil new" in out
+
+
+def test_commands_before_init_say_to_run_init(tmp_path: Path) -> None:
+    out = CliRunner(env={"VEIL_DATA_DIR": str(tmp_path)}).invoke(app, ["ls"]).output
+    assert "veil init" in out
+
+
+def test_no_platform_running_says_to_start_one(tmp_path: Path) -> None:
+    runner = CliRunner(env={"VEIL_DATA_DIR": str(tmp_path)})
+    runner.invoke(app, ["init", "--gateway", "http://127.0.0.1:9", "--kms", "http://127.0.0.1:9"])
+    out = runner.invoke(app, ["ls"]).output
+    assert "veil up" in out
