@@ -1,14 +1,14 @@
 """The embedded platform for one gateway bench run, and the sealed envelopes it is fed.
 
-`Platform` starts the KMS + verifier process, (re)starts the gateway with a
-given pool, starts the bare baseline app, and stops every process it
-started when the run ends, however it ends.
+`BenchPlatform` is the launcher's `EmbeddedPlatform` (KMS + verifier
+process, gateway process with its workers) with a gateway restarted per
+pool size and the bare baseline app beside it; every process it started
+is stopped when the run ends, however it ends.
 """
 
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -18,13 +18,11 @@ from pathlib import Path
 
 from veil.client.invoke import SealedRequest, seal
 from veil.client.sdk import Client
-from veil.client.trust import TrustAnchors
-from veil.host.embedded import admin_token, start_trust_process, wait_healthy
-from veil.kms.policy import Policy
+from veil.host.embedded import admin_token, wait_healthy
+from veil.host.launcher import EmbeddedPlatform
 from veil.kms.remote import RemoteTrust
 from veil.samples import wasm
 from veil.trusted.bundle import Bundle, Manifest
-from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.wire.records import FunctionRecord
 
 HOST = "127.0.0.1"
@@ -33,10 +31,42 @@ ENVELOPE_LIFETIME_S = 240.0
 """Envelopes are sealed ahead with this deadline (the enclave accepts up to 5 min)."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+@dataclass
+class BenchPlatform(EmbeddedPlatform):
+    """`EmbeddedPlatform` with a gateway restartable per pool size, and the baseline app."""
+
+    tenant: str = TENANT
+    capture_logs: bool = False
+    others: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_trust_and_tenant(self) -> None:
+        self.start_trust()
+        with RemoteTrust(self.trust_url) as remote:
+            remote.register_tenant(self.tenant, self.tenant_key.public, admin_token(self.data_dir))
+
+    def start_pool(self, stem_cells: int, max_workers: int) -> None:
+        """(Re)start the gateway; healthy means its stem cells are attested and ready."""
+        self.stop_gateway()
+        self.stem_cells, self.max_workers = stem_cells, max_workers
+        self.gateway_args = ["--function-concurrency", "1024"]
+        self.start_gateway()
+
+    def start_baseline(self, port: int) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "veil.bench.baseline_app", "--host", HOST, "--port", str(port)],
+            stdin=subprocess.DEVNULL,
+        )
+        self.others.append(proc)
+        wait_healthy(f"http://{HOST}:{port}", process=proc)
+        return proc
+
+    def deploy_echo(self, client: Client, name: str) -> FunctionRecord:
+        return self.deploy_bundle(client, Bundle(Manifest(name, "1"), wasm("echo")))
+
+    def close(self) -> None:
+        for proc in self.others:
+            stop_process(proc)
+        self.stop()
 
 
 def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
@@ -50,102 +80,15 @@ def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
         proc.wait()
 
 
-@dataclass
-class Platform:
-    """The embedded platform for one bench run; every process it starts is stopped on exit."""
-
-    data_dir: Path
-    tenant_key: SigningKey = field(default_factory=SigningKey.generate)
-    trust_port: int = field(default_factory=free_port)
-    gateway_port: int = 0
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    gateway: subprocess.Popen[bytes] | None = None
-
-    @property
-    def trust_url(self) -> str:
-        return f"http://{HOST}:{self.trust_port}"
-
-    @property
-    def gateway_url(self) -> str:
-        return f"http://{HOST}:{self.gateway_port}"
-
-    def start_trust(self) -> None:
-        proc = start_trust_process(self.data_dir, HOST, self.trust_port)
-        self.procs.append(proc)
-        wait_healthy(self.trust_url, process=proc)
-        with RemoteTrust(self.trust_url) as remote:
-            remote.register_tenant(TENANT, self.tenant_key.public, admin_token(self.data_dir))
-
-    def start_gateway(self, stem_cells: int, max_workers: int) -> None:
-        """(Re)start the gateway; healthy means its stem cells are attested and ready."""
-        self.stop_gateway()
-        self.gateway_port = free_port()
-        self.gateway = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "veil.host.embedded",
-                "gateway",
-                "--data-dir",
-                str(self.data_dir),
-                "--host",
-                HOST,
-                "--port",
-                str(self.gateway_port),
-                "--trust-url",
-                self.trust_url,
-                "--stem-cells",
-                str(stem_cells),
-                "--max-workers",
-                str(max_workers),
-                "--function-concurrency",
-                "1024",
-            ],
-            stdin=subprocess.DEVNULL,
-        )
-        self.procs.append(self.gateway)
-        wait_healthy(self.gateway_url, timeout=60, process=self.gateway)
-
-    def stop_gateway(self) -> None:
-        stop_process(self.gateway)
-        self.gateway = None
-
-    def start_baseline(self, port: int) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "veil.bench.baseline_app", "--host", HOST, "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-        )
-        self.procs.append(proc)
-        wait_healthy(f"http://{HOST}:{port}", process=proc)
-        return proc
-
-    def trust(self) -> TrustAnchors:
-        with RemoteTrust(self.trust_url) as remote:
-            return TrustAnchors(remote.public_key, tuple(remote.verifier_keys()), allow_sim=True)
-
-    def client(self) -> Client:
-        return Client(self.gateway_url, self.trust())
-
-    def deploy(self, client: Client, name: str) -> FunctionRecord:
-        return client.deploy(
-            Bundle(Manifest(name, "1"), wasm("echo")),
-            tenant=TENANT,
-            key=self.tenant_key,
-            policy=Policy.development(),
-        )
-
-    def close(self) -> None:
-        for proc in reversed(self.procs):
-            stop_process(proc)
-
-
 @contextlib.contextmanager
-def running_platform(data_dir: Path) -> Iterator[Platform]:
-    platform = Platform(data_dir)
-    try:
-        yield platform
-    finally:
-        platform.close()
+def running_platform(workdir: Path) -> Iterator[BenchPlatform]:
+    """A platform with its data under `workdir`; every process it started is stopped on exit."""
+    with (workdir / "trust.log").open("wb") as trust_log:  # the KMS's sim-policy warnings
+        platform = BenchPlatform(workdir / "data", trust_log=trust_log)
+        try:
+            yield platform
+        finally:
+            platform.close()
 
 
 class EnvelopePool:
