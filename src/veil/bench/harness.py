@@ -22,6 +22,7 @@ from typing import Literal
 SUITES: dict[str, str] = {
     "core": "veil.bench.core",
     "evidence": "veil.bench.evidence",
+    "gateway": "veil.bench.gateway",
     "runtimes": "veil.bench.runtimes",
 }
 """Suite name to the module that runs it."""

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import os
@@ -115,7 +116,8 @@ class Dispatcher:
         self.metrics = metrics or Metrics()
         self.workers: dict[int, WorkerHandle] = {}
         self._ids = itertools.count(1)
-        self._changed = asyncio.Condition()
+        self._waiters: dict[str, collections.deque[asyncio.Future[None]]] = {}
+        """Requests waiting for an enclave, by function, oldest first."""
         self._spawning = 0
         self._waiting = 0
         self._cold: dict[str, asyncio.Task[None]] = {}
@@ -239,8 +241,28 @@ class Dispatcher:
                     self._background(self._replenish())
 
     async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+        """Something changed (an enclave came, went, or loaded a function): wake every waiter."""
+        for queue in self._waiters.values():
+            for waiter in queue:
+                if not waiter.done():
+                    waiter.set_result(None)
+            queue.clear()
+
+    def _slot_freed(self, worker: WorkerHandle) -> None:
+        """One call on `worker` ended: wake the oldest request that can use its free slot.
+
+        Waking one, not all: with many requests queued, waking every one of
+        them on every completion costs the gateway more than the request.
+        Nothing is lost if the woken one finds the slot taken by a new
+        arrival: that arrival's own completion wakes the next.
+        """
+        for function in worker.functions:
+            queue = self._waiters.get(function)
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
 
     def _update_pool_gauge(self) -> None:
         for state in ("stem", "warm"):
@@ -270,7 +292,7 @@ class Dispatcher:
             except ChannelError as exc:
                 raise error_from(exc.name, exc.detail) from None
             finally:
-                await self._notify()
+                self._slot_freed(worker)
             self.metrics.rewinds.inc()
             return reply
         raise AssertionError("unreachable")
@@ -295,14 +317,20 @@ class Dispatcher:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DeadlineExceeded("no enclave became free before the deadline")
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            queue = self._waiters.setdefault(function, collections.deque())
+            queue.append(waiter)
             self._waiting += 1
             try:
-                async with self._changed:
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+                await asyncio.wait_for(waiter, remaining)
             except TimeoutError:
                 raise DeadlineExceeded("no enclave became free before the deadline") from None
             finally:
                 self._waiting -= 1
+                if not waiter.done() or waiter.cancelled():  # not woken: leave the queue
+                    waiter.cancel()
+                    with contextlib.suppress(ValueError):
+                        queue.remove(waiter)
 
     def _start_cold(self, function: str) -> None:
         entry = self.registry.get(function)

@@ -1,0 +1,112 @@
+"""The embedded platform for one gateway bench run, and the sealed envelopes it is fed.
+
+`BenchPlatform` is the launcher's `EmbeddedPlatform` (KMS + verifier
+process, gateway process with its workers) with a gateway restarted per
+pool size and the bare baseline app beside it; every process it started
+is stopped when the run ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from veil.client.invoke import SealedRequest, seal
+from veil.client.sdk import Client
+from veil.host.embedded import admin_token, wait_healthy
+from veil.host.launcher import EmbeddedPlatform
+from veil.kms.remote import RemoteTrust
+from veil.samples import wasm
+from veil.trusted.bundle import Bundle, Manifest
+from veil.trusted.wire.records import FunctionRecord
+
+HOST = "127.0.0.1"
+TENANT = "bench"
+ENVELOPE_LIFETIME_S = 240.0
+"""Envelopes are sealed ahead with this deadline (the enclave accepts up to 5 min)."""
+
+
+@dataclass
+class BenchPlatform(EmbeddedPlatform):
+    """`EmbeddedPlatform` with a gateway restartable per pool size, and the baseline app."""
+
+    tenant: str = TENANT
+    capture_logs: bool = False
+    others: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_trust_and_tenant(self) -> None:
+        self.start_trust()
+        with RemoteTrust(self.trust_url) as remote:
+            remote.register_tenant(self.tenant, self.tenant_key.public, admin_token(self.data_dir))
+
+    def start_pool(self, stem_cells: int, max_workers: int) -> None:
+        """(Re)start the gateway; healthy means its stem cells are attested and ready."""
+        self.stop_gateway()
+        self.stem_cells, self.max_workers = stem_cells, max_workers
+        self.gateway_args = ["--function-concurrency", "1024"]
+        self.start_gateway()
+
+    def start_baseline(self, port: int) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "veil.bench.baseline_app", "--host", HOST, "--port", str(port)],
+            stdin=subprocess.DEVNULL,
+        )
+        self.others.append(proc)
+        wait_healthy(f"http://{HOST}:{port}", process=proc)
+        return proc
+
+    def deploy_echo(self, client: Client, name: str) -> FunctionRecord:
+        return self.deploy_bundle(client, Bundle(Manifest(name, "1"), wasm("echo")))
+
+    def close(self) -> None:
+        for proc in self.others:
+            stop_process(proc)
+        self.stop()
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def running_platform(workdir: Path) -> Iterator[BenchPlatform]:
+    """A platform with its data under `workdir`; every process it started is stopped on exit."""
+    with (workdir / "trust.log").open("wb") as trust_log:  # the KMS's sim-policy warnings
+        platform = BenchPlatform(workdir / "data", trust_log=trust_log)
+        try:
+            yield platform
+        finally:
+            platform.close()
+
+
+class EnvelopePool:
+    """Sealed, unused envelopes for one function, in order; sent ones are dropped."""
+
+    def __init__(self, record: FunctionRecord, data: bytes) -> None:
+        self.record, self.data = record, data
+        self.sealed: list[SealedRequest] = []
+        self.sealed_at = time.monotonic()
+
+    def take(self, n: int) -> list[SealedRequest]:
+        if time.monotonic() - self.sealed_at > ENVELOPE_LIFETIME_S / 2:
+            self.sealed = []  # stale: their deadlines come too close
+        if not self.sealed:
+            self.sealed_at = time.monotonic()
+        while len(self.sealed) < n:
+            self.sealed.append(seal(self.record, self.data, timeout_s=ENVELOPE_LIFETIME_S))
+        return self.sealed[:n]
+
+    def consume(self, n: int) -> None:
+        del self.sealed[:n]
