@@ -34,9 +34,13 @@ def test_a_sealed_request_gets_the_handlers_output_and_logs_with_a_valid_receipt
     assert invocation.receipt.bundle_digest == deployed.record.digest
 
 
-@pytest.mark.parametrize(("name", "needle"), [
-    ("python-probe", "ValueError: tenant bug"), ("js-probe", "TypeError: tenant bug"),
-])
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("python-probe", "ValueError: tenant bug"),
+        ("js-probe", "TypeError: tenant bug"),
+    ],
+)
 def test_the_users_traceback_reaches_the_client_sealed(platform, bundles, engine, name, needle):
     platform.engine = engine
     deployed, enclave = deploy(platform, bundles(name))

@@ -23,7 +23,10 @@ def test_json_helpers_parse_the_request_and_serialise_the_response(load):
 def test_a_vendored_pure_python_package_is_importable(load):
     out = load("python-vendored").invoke(b"the cat saw the dog")
     assert json.loads(out.data) == {
-        "words": 5, "distinct": 4, "top": ["the", "cat", "dog"], "version": "1.0.0"
+        "words": 5,
+        "distinct": 4,
+        "top": ["the", "cat", "dog"],
+        "version": "1.0.0",
     }
 
 
