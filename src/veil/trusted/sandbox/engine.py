@@ -31,6 +31,9 @@ class SandboxEngine:
         config.consume_fuel = True
         config.epoch_interruption = True
         config.cranelift_opt_level = "speed"
+        # Linear memories never move (they grow inside their reservation), so a
+        # sandbox may keep a memory's base address for in-place rewinds.
+        config.memory_may_move = False
         self.engine = wasmtime.Engine(config)
         self._compiled: dict[bytes, Any] = {}
         self._lock = threading.Lock()

@@ -78,25 +78,26 @@ class I32Call:
 class GlobalWriter:
     """Writes one fixed value into a global; numeric globals skip wasmtime-py's conversions."""
 
-    __slots__ = ("_global", "_raw", "_store", "_value")
+    __slots__ = ("_args", "_global", "_raw", "_store", "_value")
 
     def __init__(self, store: wasmtime.Store, glob: wasmtime.Global, value: Any) -> None:
         self._store, self._global, self._value = store, glob, value
         kind = _kind(glob.type(store).content)
         self._raw: Any = None
+        self._args: tuple[Any, ...] = ()
         if kind is not None:
             raw = ffi.wasmtime_val_t()
             raw.kind = kind[0]  # type: ignore[assignment]
             setattr(raw.of, kind[1], value)
             self._raw = raw
+            # The store's context, the global and the value are fixed: build the call once.
+            self._args = (store._context(), ctypes.byref(glob._global), ctypes.byref(raw))
 
     def __call__(self) -> None:
         if self._raw is None:
             self._global.set_value(self._store, self._value)
             return
-        error = ffi.wasmtime_global_set(
-            self._store._context(), ctypes.byref(self._global._global), ctypes.byref(self._raw)
-        )
+        error = ffi.wasmtime_global_set(*self._args)
         if error:
             raise wasmtime.WasmtimeError._from_ptr(error)
 
@@ -188,3 +189,16 @@ class ExportsByName:
         if item is None:
             raise KeyError(name)
         return item
+
+
+class MemorySize:
+    """A memory's current size in bytes, with the C call's arguments built once."""
+
+    __slots__ = ("_args",)
+
+    def __init__(self, store: wasmtime.Store, memory: wasmtime.Memory) -> None:
+        self._args = (store._context(), ctypes.byref(memory._memory))
+
+    def __call__(self) -> int:
+        size: int = ffi.wasmtime_memory_data_size(*self._args)
+        return size

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import wasmtime
 
 from veil.trusted.crypto.digest import sha256
-from veil.trusted.sandbox.fastpath import GlobalWriter
+from veil.trusted.sandbox.fastpath import GlobalWriter, MemorySize
 from veil.trusted.sandbox.wasm_binary import StateLayout, state_export_name
 
 PAGE = 65536
@@ -63,20 +63,39 @@ class InstanceState:
         self._tables = [_get(exports, "table", i, wasmtime.Table) for i in layout.tables]
         self._captured: Snapshot | None = None
         self._writers: list[GlobalWriter] = []
+        self._sizes: list[tuple[MemorySize, int]] = []
+        self._copies: list[tuple[int, bytes, int]] = []
 
     def capture(self) -> Snapshot:
-        """Record the current state; `restore` then writes back exactly this snapshot."""
+        """Record the current state; `rewind` then writes back exactly this snapshot."""
         s = self._store
         snapshot = Snapshot(
             memories=tuple(ctypes.string_at(_base(m, s), m.data_len(s)) for m in self._memories),
             globals=tuple(g.value(s) for g in self._globals),
             tables=tuple(tuple(t.get(s, i) for i in range(t.size(s))) for t in self._tables),
         )
+        self._remember(snapshot)
+        return snapshot
+
+    def _remember(self, snapshot: Snapshot) -> None:
+        """Prepare the rewind of `snapshot`: typed global writers, memory base addresses.
+
+        Bases stay valid because the engine never moves a memory
+        (`memory_may_move = False`).
+        """
+        s = self._store
         self._captured = snapshot
         self._writers = [
             GlobalWriter(s, g, v) for g, v in zip(self._globals, snapshot.globals, strict=True)
         ]
-        return snapshot
+        self._sizes = [
+            (MemorySize(s, m), len(data))
+            for m, data in zip(self._memories, snapshot.memories, strict=True)
+        ]
+        self._copies = [
+            (_base(m, s), data, len(data))
+            for m, data in zip(self._memories, snapshot.memories, strict=True)
+        ]
 
     def install(self, snapshot: Snapshot) -> None:
         """Write a snapshot captured from another instance of the same module into this one.
@@ -96,10 +115,7 @@ class InstanceState:
             if missing:
                 mem.grow(s, missing)
             ctypes.memmove(_base(mem, s), data, len(data))
-        self._captured = snapshot
-        self._writers = [
-            GlobalWriter(s, g, v) for g, v in zip(self._globals, snapshot.globals, strict=True)
-        ]
+        self._remember(snapshot)
         for write in self._writers:
             write()
 
@@ -107,23 +123,25 @@ class InstanceState:
         """Write the captured snapshot back in place; False if a memory or table grew.
 
         A grown memory or table cannot shrink: then nothing is written and the
-        caller must start a fresh instance instead.
+        caller must start a fresh instance instead. This runs after every
+        request, so everything it can is prepared in `_remember`.
         """
         if snapshot is not self._captured:
             raise ValueError("rewind takes the snapshot this instance captured")
+        for size_of, size in self._sizes:
+            if size_of() != size:
+                return False
         s = self._store
-        memories = snapshot.memories
-        for mem, data in zip(self._memories, memories, strict=True):
-            if mem.data_len(s) != len(data):
-                return False
-        for table, entries in zip(self._tables, snapshot.tables, strict=True):
-            if table.size(s) != len(entries):
-                return False
-        for mem, data in zip(self._memories, memories, strict=True):
-            ctypes.memmove(_base(mem, s), data, len(data))
+        tables = self._tables
+        if tables and any(
+            t.size(s) != len(e) for t, e in zip(tables, snapshot.tables, strict=True)
+        ):
+            return False
+        for base, data, size in self._copies:
+            ctypes.memmove(base, data, size)
         for write in self._writers:
             write()
-        for table, entries in zip(self._tables, snapshot.tables, strict=True):
+        for table, entries in zip(tables, snapshot.tables, strict=True):
             for i, entry in enumerate(entries):
                 table.set(s, i, entry)
         return True
