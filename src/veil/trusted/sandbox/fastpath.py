@@ -32,49 +32,6 @@ def _kind(ty: wasmtime.ValType) -> tuple[int, str] | None:
     return found
 
 
-class I32Call:
-    """A call to a function of i32 params and one numeric result, typed once."""
-
-    __slots__ = ("_field", "_func", "_nparams", "_params", "_results", "_store")
-
-    def __init__(self, store: wasmtime.Store, func: wasmtime.Func, params: int) -> None:
-        ty = func.type(store)
-        kinds = [_kind(p) for p in ty.params]
-        results = [_kind(r) for r in ty.results]
-        if len(kinds) != params or any(k is None or k[1] != "i32" for k in kinds):
-            raise TypeError(f"expected {params} i32 parameter(s), got {ty.params}")
-        if len(results) != 1 or results[0] is None:
-            raise TypeError(f"expected one numeric result, got {ty.results}")
-        self._store = store
-        self._func = func
-        self._nparams = params
-        self._params = (ffi.wasmtime_val_t * params)()
-        for i in range(params):
-            self._params[i].kind = ffi.WASMTIME_I32.value  # type: ignore[assignment]
-        self._results = (ffi.wasmtime_val_t * 1)()
-        self._field = results[0][1]
-
-    def __call__(self, *args: int) -> int:
-        params = self._params
-        for i, value in enumerate(args):
-            params[i].of.i32 = value
-        store = self._store
-        with enter_wasm(store) as trap:
-            error = ffi.wasmtime_func_call(
-                store._context(),
-                ctypes.byref(self._func._func),
-                params,
-                self._nparams,
-                self._results,
-                1,
-                trap,
-            )
-            if error:
-                raise wasmtime.WasmtimeError._from_ptr(error)
-        result: int = getattr(self._results[0].of, self._field)
-        return result
-
-
 class GlobalWriter:
     """Writes one fixed value into a global; numeric globals skip wasmtime-py's conversions."""
 
@@ -138,6 +95,14 @@ class NumCall:
         result = results[0]
         assert result is not None
         self._field = result[1]
+
+    @classmethod
+    def with_i32_params(cls, store: wasmtime.Store, func: wasmtime.Func, params: int) -> NumCall:
+        """A call whose signature must be exactly `params` i32 parameters and one result."""
+        ty = func.type(store)
+        if len(ty.params) != params or any(str(p) != "i32" for p in ty.params):
+            raise TypeError(f"expected {params} i32 parameter(s), got {ty.params}")
+        return cls(store, func)
 
     def __call__(self, *args: int) -> int:
         params = self._params

@@ -19,7 +19,7 @@ from veil.trusted.errors import FunctionError, MessageTooLarge
 from veil.trusted.sandbox.api import Output
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.errors import ABIViolation
-from veil.trusted.sandbox.fastpath import I32Call
+from veil.trusted.sandbox.fastpath import NumCall
 from veil.trusted.sandbox.snapshot import PAGE, InstanceState, Snapshot
 from veil.trusted.sandbox.traps import classify
 from veil.trusted.sandbox.wasm_binary import StateLayout, export_state
@@ -156,9 +156,9 @@ def _compile(engine: SandboxEngine, code: bytes) -> tuple[wasmtime.Module, State
     return engine.compile_module(rewritten), layout
 
 
-def _typed(store: wasmtime.Store, func: wasmtime.Func, params: int) -> I32Call:
+def _typed(store: wasmtime.Store, func: wasmtime.Func, params: int) -> NumCall:
     try:
-        return I32Call(store, func, params)
+        return NumCall.with_i32_params(store, func, params)
     except TypeError as exc:
         raise ABIViolation(f"export has the wrong signature: {exc}") from None
 
