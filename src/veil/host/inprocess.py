@@ -1,6 +1,6 @@
 """The whole trusted core wired together in one process, on the sim TEE.
 
-Used by the first `veil demo`, the core benchmark and the tests: a verifier,
+Used by the core and runtimes benchmarks and the tests: a verifier,
 a KMS with its SQLite store, a tenant, and enclaves started the way a worker
 starts them (fresh keys, sim evidence, attestation, key release).
 """
