@@ -398,6 +398,13 @@ class Dispatcher:
         """Requests waiting for an enclave with room."""
         return self._waiting
 
+    def load(self) -> dict[str, int]:
+        return {
+            "enclaves": len(self.workers),
+            "inflight": sum(w.inflight for w in self.workers.values()),
+            "queued": self.queued,
+        }
+
     def enclaves(self) -> list[dict[str, Any]]:
         return [
             {

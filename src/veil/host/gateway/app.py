@@ -21,8 +21,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from veil.host.dispatcher import Dispatcher, DispatchError
+from veil.host.dispatcher import DispatchError
 from veil.host.registry import Entry
+from veil.host.transport import EnclaveTransport
 from veil.kms.api import KmsApi
 from veil.kms.errors_http import status_for
 from veil.trusted.bundle import MAX_BUNDLE_SIZE, SignedBundle
@@ -139,22 +140,22 @@ class _GatewayApp(FastAPI):
 
 
 def gateway_app(
-    dispatcher: Dispatcher, kms: KmsApi, config: GatewayConfig | None = None
+    transport: EnclaveTransport, kms: KmsApi, config: GatewayConfig | None = None
 ) -> FastAPI:
     cfg = config or GatewayConfig()
-    registry = dispatcher.registry
-    metrics = dispatcher.metrics
-    events = dispatcher.events
+    registry = transport.registry
+    metrics = transport.metrics
+    events = transport.events
     inflight: defaultdict[str, int] = defaultdict(int)
     kms_key: list[VerifyKey] = []
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await dispatcher.start()
+        await transport.start()
         try:
             yield
         finally:
-            await dispatcher.stop()
+            await transport.stop()
 
     app = _GatewayApp(title="Veil gateway", version="1", lifespan=lifespan)
 
@@ -245,7 +246,7 @@ def gateway_app(
         remaining = min(meta.deadline_ms / 1000 - time.time(), MAX_DEADLINE_S)
         inflight[name] += 1
         try:
-            reply = await dispatcher.invoke(name, body, time.monotonic() + max(remaining, 0))
+            reply = await transport.invoke(name, body, time.monotonic() + max(remaining, 0))
         except Exception:
             metrics.requests.labels(name, "error").inc()
             raise
@@ -275,7 +276,7 @@ def gateway_app(
 
     @app.get("/v1/enclaves")
     def enclaves() -> list[dict[str, Any]]:
-        return dispatcher.enclaves()
+        return transport.enclaves()
 
     @app.get("/v1/events")
     def event_log(since: int = 0) -> list[dict[str, Any]]:
@@ -285,9 +286,7 @@ def gateway_app(
     def health() -> dict[str, Any]:
         return {
             "status": "ok",
-            "enclaves": len(dispatcher.workers),
-            "inflight": sum(w.inflight for w in dispatcher.workers.values()),
-            "queued": dispatcher.queued,
+            **transport.load(),
         }
 
     @app.get("/metrics")
