@@ -71,18 +71,45 @@ def deploy_body(
     return cbor2.dumps({"registration": registration, "bundle": signed})
 
 
-class Client:
-    def __init__(self, url: str, trust: TrustAnchors, timeout: float = 30.0) -> None:
+class _Base:
+    """What both clients share: pinned trust, verified records, request shapes.
+
+    Only the I/O differs between `Client` and `AsyncClient`.
+    """
+
+    def __init__(self, url: str, trust: TrustAnchors) -> None:
         self.url = url.rstrip("/")
         self.trust = trust
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
         self._records: dict[str, FunctionRecord] = {}
+
+    def _remember(self, content: bytes) -> FunctionRecord:
+        """Verify a function record with the pinned KMS key and cache it by name."""
+        record = FunctionRecord.verify(content, self.trust.kms_key)
+        self._records[record.name] = record
+        return record
+
+    def _unavailable(self) -> ServiceUnavailable:
+        return ServiceUnavailable(self.url, "start the platform with `veil up`")
+
+    @staticmethod
+    def _deploy_args(body: bytes) -> dict[str, Any]:
+        return {"content": body, "headers": {"content-type": CBOR}}
+
+    @staticmethod
+    def _invoke_args(envelope: bytes, timeout_s: float) -> dict[str, Any]:
+        return {"content": envelope, "headers": {"content-type": CBOR}, "timeout": timeout_s + 5}
+
+
+class Client(_Base):
+    def __init__(self, url: str, trust: TrustAnchors, timeout: float = 30.0) -> None:
+        super().__init__(url, trust)
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             return _check(self._http.request(method, path, **kwargs))
         except httpx.TransportError:
-            raise ServiceUnavailable(self.url, "start the platform with `veil up`") from None
+            raise self._unavailable() from None
 
     def deploy(
         self,
@@ -94,15 +121,13 @@ class Client:
         suite: hazmat.Suite | None = None,
     ) -> FunctionRecord:
         body = deploy_body(bundle, tenant, key, policy, suite)
-        response = self._call("POST", "/v1/functions", content=body, headers={"content-type": CBOR})
-        record = FunctionRecord.verify(response.content, self.trust.kms_key)
-        self._records[record.name] = record
-        return record
+        return self._remember(
+            self._call("POST", "/v1/functions", **self._deploy_args(body)).content
+        )
 
     def function(self, name: str, *, refresh: bool = False) -> FunctionRecord:
         if refresh or name not in self._records:
-            content = self._call("GET", f"/v1/functions/{name}").content
-            self._records[name] = FunctionRecord.verify(content, self.trust.kms_key)
+            return self._remember(self._call("GET", f"/v1/functions/{name}").content)
         return self._records[name]
 
     def functions(self) -> list[dict[str, Any]]:
@@ -111,13 +136,8 @@ class Client:
 
     def invoke(self, name: str, data: bytes, *, timeout_s: float = 30.0) -> Invocation:
         request = seal(self.function(name), data, timeout_s=timeout_s)
-        response = self._call(
-            "POST",
-            f"/v1/invoke/{name}",
-            content=request.envelope,
-            headers={"content-type": CBOR},
-            timeout=timeout_s + 5,
-        )
+        args = self._invoke_args(request.envelope, timeout_s)
+        response = self._call("POST", f"/v1/invoke/{name}", **args)
         return open_response(request, response.content, self.trust)
 
     def enclaves(self) -> list[dict[str, Any]]:
@@ -140,20 +160,18 @@ class Client:
         self.close()
 
 
-class AsyncClient:
+class AsyncClient(_Base):
     """The same operations for asyncio code."""
 
     def __init__(self, url: str, trust: TrustAnchors, timeout: float = 30.0) -> None:
-        self.url = url.rstrip("/")
-        self.trust = trust
+        super().__init__(url, trust)
         self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout)
-        self._records: dict[str, FunctionRecord] = {}
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             return _check(await self._http.request(method, path, **kwargs))
         except httpx.TransportError:
-            raise ServiceUnavailable(self.url, "start the platform with `veil up`") from None
+            raise self._unavailable() from None
 
     async def deploy(
         self,
@@ -165,28 +183,18 @@ class AsyncClient:
         suite: hazmat.Suite | None = None,
     ) -> FunctionRecord:
         body = deploy_body(bundle, tenant, key, policy, suite)
-        response = await self._call(
-            "POST", "/v1/functions", content=body, headers={"content-type": CBOR}
-        )
-        record = FunctionRecord.verify(response.content, self.trust.kms_key)
-        self._records[record.name] = record
-        return record
+        response = await self._call("POST", "/v1/functions", **self._deploy_args(body))
+        return self._remember(response.content)
 
     async def function(self, name: str, *, refresh: bool = False) -> FunctionRecord:
         if refresh or name not in self._records:
-            content = (await self._call("GET", f"/v1/functions/{name}")).content
-            self._records[name] = FunctionRecord.verify(content, self.trust.kms_key)
+            return self._remember((await self._call("GET", f"/v1/functions/{name}")).content)
         return self._records[name]
 
     async def invoke(self, name: str, data: bytes, *, timeout_s: float = 30.0) -> Invocation:
         request = seal(await self.function(name), data, timeout_s=timeout_s)
-        response = await self._call(
-            "POST",
-            f"/v1/invoke/{name}",
-            content=request.envelope,
-            headers={"content-type": CBOR},
-            timeout=timeout_s + 5,
-        )
+        args = self._invoke_args(request.envelope, timeout_s)
+        response = await self._call("POST", f"/v1/invoke/{name}", **args)
         return open_response(request, response.content, self.trust)
 
     async def enclaves(self) -> list[dict[str, Any]]:
