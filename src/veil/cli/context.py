@@ -14,7 +14,7 @@ from rich.console import Console
 
 from veil.cli.config import ClientConfig, NotInitialised, default_data_dir
 from veil.client.project import ProjectError
-from veil.client.sdk import GatewayError
+from veil.client.sdk import Client, GatewayError
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
 from veil.trusted.errors import VeilError
 
@@ -55,6 +55,11 @@ def load_config(*, pin: bool = True) -> ClientConfig:
         config.save(state.data_dir)
         err.print(f"pinned KMS key {keys['kms_key'][:16]}… from {config.kms} (trust on first use)")
     return config
+
+
+def gateway_client(config: ClientConfig) -> Client:
+    """A client for the configured gateway, trusting only the pinned KMS and verifier keys."""
+    return Client(config.gateway, config.trust())
 
 
 def emit_json(value: Any) -> None:

@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from veil.cli.context import emit_json, err, human_errors, load_config, out, state
+from veil.cli.context import emit_json, err, gateway_client, human_errors, load_config, out, state
 from veil.client.project import Project, scaffold
-from veil.client.sdk import Client
 from veil.kms.policy import Policy
 from veil.trusted.bundle import Bundle
 
@@ -68,7 +67,7 @@ def deploy(
         config = load_config()
         bundle = _build(path, config.tenant)
         chosen = Policy.development() if policy == "dev" else Policy()
-        with Client(config.gateway, config.trust()) as client, err.status("deploying …"):
+        with gateway_client(config) as client, err.status("deploying …"):
             record = client.deploy(
                 bundle, tenant=config.tenant, key=config.tenant_key(state.data_dir), policy=chosen
             )
@@ -106,7 +105,7 @@ def invoke(
         full = name if "/" in name else f"{config.tenant}/{name}"
         payload = _read_data(data)
         with (
-            Client(config.gateway, config.trust()) as client,
+            gateway_client(config) as client,
             err.status(f"invoking {full} (a first call cold-starts an enclave) …"),
         ):
             inv = client.invoke(full, payload, timeout_s=timeout)
@@ -161,7 +160,7 @@ def ls(json_: JsonOpt = False) -> None:
     """List deployed functions (records as the gateway holds them)."""
     with human_errors():
         config = load_config()
-        with Client(config.gateway, config.trust()) as client:
+        with gateway_client(config) as client:
             functions = client.functions()
     if json_:
         emit_json(functions)

@@ -11,9 +11,8 @@ import typer
 import uvicorn
 
 from veil.cli.config import KEY_FILE, ClientConfig
-from veil.cli.context import emit_json, err, human_errors, load_config, out, state
+from veil.cli.context import emit_json, err, gateway_client, human_errors, load_config, out, state
 from veil.client.keys import save_key
-from veil.client.sdk import Client
 from veil.host.dispatcher import PoolConfig
 from veil.host.embedded import (
     DEFAULT_GATEWAY_PORT,
@@ -116,7 +115,7 @@ def enclaves(json_: JsonOpt = False) -> None:
     """List running enclaves and their attestation (TEE, key, functions)."""
     with human_errors():
         config = load_config()
-        with Client(config.gateway, config.trust()) as client:
+        with gateway_client(config) as client:
             listed = client.enclaves()
     if json_:
         emit_json(listed)
@@ -136,7 +135,7 @@ def logs(
     """Host-side events (deploys, cold starts, enclave deaths). Payloads never appear here."""
     with human_errors():
         config = load_config()
-        with Client(config.gateway, config.trust()) as client:
+        with gateway_client(config) as client:
             while True:
                 events = client.events(since)
                 for e in events:
