@@ -10,12 +10,25 @@ import tomllib
 from pathlib import Path
 
 from veil.client.build.js import build_js
-from veil.client.build.manifest import MANIFEST_FILE, BuildError, load_manifest
+from veil.client.build.manifest import (
+    MANIFEST_FILE,
+    BuildError,
+    BuildNotReproducible,
+    load_manifest,
+)
 from veil.client.build.python import build_python
 from veil.client.build.scaffold import scaffold
 from veil.trusted.bundle import Bundle
 
-__all__ = ["BuildError", "build", "build_js", "build_python", "load_manifest", "scaffold"]
+__all__ = [
+    "BuildError",
+    "BuildNotReproducible",
+    "build",
+    "build_js",
+    "build_python",
+    "load_manifest",
+    "scaffold",
+]
 
 
 def build(src_dir: Path) -> Bundle:

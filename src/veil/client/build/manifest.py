@@ -50,6 +50,10 @@ class BuildError(ValueError):
     """The function's source cannot be built into a bundle (the message says what to fix)."""
 
 
+class BuildNotReproducible(UserWarning):
+    """The bundle was built, but a rebuild of the same source would not give the same digest."""
+
+
 def runtime_limits(runtime: str, overrides: dict[str, int]) -> Limits:
     """The runtime's default limits with the project's `[limits]` on top."""
     known = {f.name for f in fields(Limits)}

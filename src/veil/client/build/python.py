@@ -14,23 +14,28 @@ sandbox and are refused.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Final
 
-from veil.client.build.manifest import BuildError, load_manifest
+import veil
+from veil.client.build import hermetic
+from veil.client.build.manifest import BuildError, BuildNotReproducible, load_manifest
 from veil.trusted.bundle import Bundle, Manifest
 
 VENDOR_DIR: Final = "vendor"
 REQUIREMENTS: Final = "requirements.txt"
 SOURCE_EPOCH: Final = 315532800
 """1980-01-01: every staged file gets this mtime, so timestamps do not leak into the build."""
+_COMPONENTIZE: Final = "componentize_py:script"
 _RESERVED: Final = {"wit_world", "veil_guest", "veil_function", "componentize_py_types"}
 _SKIP: Final = shutil.ignore_patterns(
     "__pycache__",
@@ -144,10 +149,6 @@ def _normalise(name: str) -> str:
 
 def _componentize(stage: Path, paths: list[Path], out: Path, timeout_s: float) -> None:
     args = [
-        sys.executable,
-        "-c",
-        "import sys; from componentize_py import script; "
-        "sys.argv[0] = 'componentize-py'; sys.exit(script())",
         "--quiet",
         "-d",
         str(stage / "wit"),
@@ -159,20 +160,58 @@ def _componentize(stage: Path, paths: list[Path], out: Path, timeout_s: float) -
         "-o",
         str(out),
     ]
+    reason = hermetic.unsupported_reason()
+    if reason is None:
+        seed = _tree_digest(stage)
+        command = hermetic.command(_COMPONENTIZE, args, seed=seed, epoch=SOURCE_EPOCH)
+        result = _run(command, stage, timeout_s)
+        if result.returncode != hermetic.UNAVAILABLE:
+            return _check(result, stage, out)
+        reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "unknown"
+    warnings.warn(
+        f"this build is not reproducible here ({reason}); its digest will differ "
+        "from a rebuild of the same source",
+        BuildNotReproducible,
+        stacklevel=4,
+    )
+    module, _, function = _COMPONENTIZE.partition(":")
+    program = f"import sys, {module}; sys.argv[0] = {module!r}; sys.exit({module}.{function}())"
+    plain = [sys.executable, "-c", program, *args]
+    _check(_run(plain, stage, timeout_s), stage, out)
+
+
+def _run(argv: list[str], stage: Path, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    (stage / "tmp").mkdir(exist_ok=True)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(stage),
+        "TMPDIR": str(stage / "tmp"),
         "VIRTUAL_ENV": str(stage / "venv"),
+        "PYTHONPATH": str(Path(veil.__file__).parent.parent),
         "SOURCE_DATE_EPOCH": str(SOURCE_EPOCH),
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     try:
-        result = subprocess.run(
-            args, cwd=stage, env=env, capture_output=True, text=True, timeout=timeout_s
+        return subprocess.run(
+            argv, cwd=stage, env=env, capture_output=True, text=True, timeout=timeout_s
         )
     except subprocess.TimeoutExpired:
         raise BuildError(f"componentize-py took longer than {timeout_s:g} s") from None
+
+
+def _check(result: subprocess.CompletedProcess[str], stage: Path, out: Path) -> None:
     if result.returncode != 0 or not out.exists():
         message = (result.stderr or result.stdout).strip().replace(str(stage), "<build>")
         raise BuildError(f"componentize-py failed:\n{message}")
+
+
+def _tree_digest(root: Path) -> bytes:
+    """SHA-256 over every file under `root` (path and content), in name order: the build's seed."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        name = path.relative_to(root).as_posix().encode()
+        content = path.read_bytes()
+        digest.update(len(name).to_bytes(8, "big") + name + len(content).to_bytes(8, "big"))
+        digest.update(content)
+    return digest.digest()
