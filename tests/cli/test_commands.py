@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from veil.cli.main import app
+from veil.client.build import hermetic
 from veil.host.launcher import EmbeddedPlatform
 
 
@@ -65,6 +66,17 @@ def test_build_writes_a_bundle_that_deploys(veil: CliRunner, tmp_path: Path) -> 
     info = json.loads(run(veil, "build", str(project), "--json"))
     assert Path(info["bundle"]).exists()
     assert "deployed cli/built" in run(veil, "deploy", info["bundle"])
+
+
+def test_build_says_when_a_python_build_cannot_be_reproduced_here(
+    veil: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hermetic, "unsupported_reason", lambda: "ptrace is not permitted")
+    project = tmp_path / "pyfn"
+    run(veil, "new", "--lang", "python", "pyfn", "--dir", str(project))
+    output = run(veil, "build", str(project))
+    assert "⚠ this build is not reproducible here (ptrace is not permitted)" in output
+    assert "digest" in output
 
 
 def test_ls_enclaves_and_logs(veil: CliRunner, tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
-from veil.client.build import BuildError, build, build_js, scaffold
+from veil.client.build import BuildError, build, build_js, hermetic, scaffold
 from veil.trusted.sandbox.loader import load_sandbox
 
 from .conftest import SOURCES
@@ -14,14 +16,25 @@ def test_building_the_same_js_source_twice_gives_the_same_digest():
     assert build_js(SOURCES["js-hello"]).digest == build_js(SOURCES["js-hello"]).digest
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="componentize-py 0.25.1 snapshots a CPython whose hash seed and file mtimes "
-    "come from the build host's clock and entropy (upstream componentize-py#247)",
-)
+@pytest.mark.skipif(hermetic.unsupported_reason() is not None, reason="no hermetic builds here")
 def test_building_the_same_python_source_twice_gives_the_same_digest(bundles):
     again = build(SOURCES["python-hello"])
     assert again.digest == bundles("python-hello").digest
+
+
+@pytest.mark.skipif(hermetic.unsupported_reason() is not None, reason="no hermetic builds here")
+def test_a_python_source_copied_elsewhere_builds_to_the_same_digest(bundles, tmp_path):
+    copy = tmp_path / "somewhere" / "else"
+    shutil.copytree(SOURCES["python-vendored"], copy)
+    assert build(copy).digest == bundles("python-vendored").digest
+
+
+def test_a_python_build_with_different_source_gives_a_different_digest(bundles, tmp_path):
+    copy = tmp_path / "changed"
+    shutil.copytree(SOURCES["python-hello"], copy)
+    app = copy / "app.py"
+    app.write_text(app.read_text().replace('GREETING = "hello"', 'GREETING = "hi"'))
+    assert build(copy).digest != bundles("python-hello").digest
 
 
 def test_a_scaffolded_js_function_builds_and_answers(tmp_path, engine):

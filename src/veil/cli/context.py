@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 
 from veil.cli.config import ClientConfig, NotInitialised, default_data_dir
+from veil.client.build import BuildNotReproducible
 from veil.client.project import ProjectError
 from veil.client.sdk import Client, GatewayError
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
@@ -43,6 +45,21 @@ def human_errors() -> Iterator[None]:
     except VeilError as exc:
         err.print(f"[red]refused:[/] {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from None
+
+
+@contextmanager
+def build_warnings() -> Iterator[None]:
+    """Show a build that will not reproduce as one yellow line, not a Python warning dump."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BuildNotReproducible)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, BuildNotReproducible):
+            err.print(f"[yellow]⚠ {warning.message}[/]")
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 def load_config(*, pin: bool = True) -> ClientConfig:

@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from veil.cli.context import emit_json, err, gateway_client, human_errors, load_config, out, state
+from veil.cli.context import (
+    build_warnings,
+    emit_json,
+    err,
+    gateway_client,
+    human_errors,
+    load_config,
+    out,
+    state,
+)
 from veil.client.project import Project, scaffold
 from veil.kms.policy import Policy
 from veil.trusted.bundle import Bundle
@@ -34,7 +43,7 @@ def _build(path: Path, tenant: str) -> Bundle:
     if path.is_file():
         return Bundle.from_bytes(path.read_bytes())
     project = Project.load(path)
-    with err.status(f"building {project.name} ({project.runtime}) …"):
+    with build_warnings(), err.status(f"building {project.name} ({project.runtime}) …"):
         return project.build(tenant)
 
 
