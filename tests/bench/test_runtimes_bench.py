@@ -22,3 +22,5 @@ def test_runtimes_quick_suite_reports_every_required_metric() -> None:
     for name, metric in metrics.items():
         assert metric.value >= 0, name
     assert metrics["python_warm_p50_ms"].value > metrics["python_native_p50_ms"].value
+    assert metrics["python_rebuild_same_digest"].value == 1.0
+    assert metrics["python_build_unpinned_s"].value > 0

@@ -50,17 +50,21 @@ _SKIP: Final = shutil.ignore_patterns(
 )
 
 
-def build_python(src_dir: Path, *, timeout_s: float = 600) -> Bundle:
+def build_python(src_dir: Path, *, timeout_s: float = 600, reproducible: bool = True) -> Bundle:
     """Build the Python function in `src_dir` (with `app.py`, optional `veil.toml`) into a bundle.
 
     Raises `BuildError` with componentize-py's message when the build fails.
+    `reproducible=False` skips the hermetic tracer (the benchmark's baseline).
     """
     src_dir = Path(src_dir)
     manifest, _source = load_manifest(src_dir, "python")
-    return Bundle(manifest, python_code(src_dir, manifest, timeout_s=timeout_s))
+    code = python_code(src_dir, manifest, timeout_s=timeout_s, reproducible=reproducible)
+    return Bundle(manifest, code)
 
 
-def python_code(src_dir: Path, manifest: Manifest, *, timeout_s: float = 600) -> bytes:
+def python_code(
+    src_dir: Path, manifest: Manifest, *, timeout_s: float = 600, reproducible: bool = True
+) -> bytes:
     """The component for `manifest.entrypoint` ("module:function") in `src_dir`.
 
     This is the `veil.client.project` builder hook for runtime "python".
@@ -75,7 +79,7 @@ def python_code(src_dir: Path, manifest: Manifest, *, timeout_s: float = 600) ->
         stage = Path(tmp)
         paths = _stage(src_dir, stage, module, func)
         out = stage / "function.wasm"
-        _componentize(stage, paths, out, timeout_s)
+        _componentize(stage, paths, out, timeout_s, reproducible)
         return out.read_bytes()
 
 
@@ -147,7 +151,9 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def _componentize(stage: Path, paths: list[Path], out: Path, timeout_s: float) -> None:
+def _componentize(
+    stage: Path, paths: list[Path], out: Path, timeout_s: float, reproducible: bool
+) -> None:
     args = [
         "--quiet",
         "-d",
@@ -160,7 +166,7 @@ def _componentize(stage: Path, paths: list[Path], out: Path, timeout_s: float) -
         "-o",
         str(out),
     ]
-    reason = hermetic.unsupported_reason()
+    reason = hermetic.unsupported_reason() if reproducible else "not asked for"
     if reason is None:
         seed = _tree_digest(stage)
         command = hermetic.command(_COMPONENTIZE, args, seed=seed, epoch=SOURCE_EPOCH)
@@ -168,12 +174,13 @@ def _componentize(stage: Path, paths: list[Path], out: Path, timeout_s: float) -
         if result.returncode != hermetic.UNAVAILABLE:
             return _check(result, stage, out)
         reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "unknown"
-    warnings.warn(
-        f"this build is not reproducible here ({reason}); its digest will differ "
-        "from a rebuild of the same source",
-        BuildNotReproducible,
-        stacklevel=4,
-    )
+    if reproducible:
+        warnings.warn(
+            f"this build is not reproducible here ({reason}); its digest will differ "
+            "from a rebuild of the same source",
+            BuildNotReproducible,
+            stacklevel=4,
+        )
     module, _, function = _COMPONENTIZE.partition(":")
     program = f"import sys, {module}; sys.argv[0] = {module!r}; sys.exit({module}.{function}())"
     plain = [sys.executable, "-c", program, *args]
