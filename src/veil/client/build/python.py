@@ -14,7 +14,6 @@ sandbox and are refused.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -30,6 +29,7 @@ import veil
 from veil.client.build import hermetic
 from veil.client.build.manifest import BuildError, BuildNotReproducible, load_manifest
 from veil.trusted.bundle import Bundle, Manifest
+from veil.trusted.crypto.digest import sha256
 
 VENDOR_DIR: Final = "vendor"
 REQUIREMENTS: Final = "requirements.txt"
@@ -214,11 +214,11 @@ def _check(result: subprocess.CompletedProcess[str], stage: Path, out: Path) -> 
 
 
 def _tree_digest(root: Path) -> bytes:
-    """SHA-256 over every file under `root` (path and content), in name order: the build's seed."""
-    digest = hashlib.sha256()
+    """SHA-256 over every file under `root` (path and content hash), in name order: the seed.
+
+    The same scheme as the sim TEE's measurement of the trusted sources.
+    """
+    parts: list[bytes] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        name = path.relative_to(root).as_posix().encode()
-        content = path.read_bytes()
-        digest.update(len(name).to_bytes(8, "big") + name + len(content).to_bytes(8, "big"))
-        digest.update(content)
-    return digest.digest()
+        parts += [path.relative_to(root).as_posix().encode(), sha256(path.read_bytes())]
+    return sha256(*parts)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from typing import Final
@@ -44,8 +45,6 @@ _STATX_TIMES: Final = (64, 80, 96, 112)
 _STAT_SIZE: Final = 144
 _STAT_TIMES: Final = (72, 88, 104)
 """Offsets of st_atim, st_mtim and st_ctim in x86-64 `struct stat`."""
-_DIR_MODE: Final = 0o040000
-_MODE_MASK: Final = 0o170000
 _DIR_SIZE: Final = 4096
 """Directory sizes differ by file system (tmpfs counts entries, ext4 blocks); one value for all."""
 _DEVICE: Final = 1
@@ -124,7 +123,7 @@ class Pins:
         buf[144:] = bytes(len(buf) - 144)
         struct.pack_into("<Q", buf, 32, self.inode(path))
         struct.pack_into("<II", buf, 136, 0, _DEVICE)
-        if mode & _MODE_MASK == _DIR_MODE:
+        if stat.S_ISDIR(mode):
             struct.pack_into("<Q", buf, 40, _DIR_SIZE)
         for offset in _STATX_TIMES:
             struct.pack_into("<qII", buf, offset, self.epoch, 0, 0)
@@ -137,7 +136,7 @@ class Pins:
         struct.pack_into("<qq", buf, 56, 4096, (size + 511) // 512)
         struct.pack_into("<Q", buf, 40, 0)
         struct.pack_into("<QQ", buf, 0, _DEVICE, self.inode(path))
-        if mode & _MODE_MASK == _DIR_MODE:
+        if stat.S_ISDIR(mode):
             struct.pack_into("<q", buf, 48, _DIR_SIZE)
         for offset in _STAT_TIMES:
             struct.pack_into("<qq", buf, offset, self.epoch, 0)

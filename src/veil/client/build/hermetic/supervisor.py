@@ -42,9 +42,9 @@ def supervise(target: str, argv: list[str], pins: Pins) -> int:
             return status
         return _trace(child.pid, pins)
     finally:
-        child.returncode = child.returncode if child.returncode is not None else -1
-        if child.poll() is None:
-            child.kill()
+        # Reaped above; if tracing broke midway, O_EXITKILL ends it when this process
+        # exits. Either way Popen has nothing left to wait for.
+        child.returncode = -1 if child.returncode is None else child.returncode
 
 
 def _attach(pid: int) -> int | None:
@@ -57,6 +57,8 @@ def _attach(pid: int) -> int | None:
         route_clocks_through_syscalls(pid)
     except (OSError, VdsoNotPatched) as exc:
         print(f"hermetic build unavailable: {exc}", file=sys.stderr)
+        os.kill(pid, signal.SIGKILL)  # stopped and untraceable: it would never run on
+        os.waitpid(pid, ptrace.WALL)
         return UNAVAILABLE
     ptrace.resume(pid)
     return None
