@@ -12,6 +12,7 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
@@ -20,7 +21,7 @@ from veil.kms.broker import KeyBroker
 from veil.kms.errors_http import status_for
 from veil.tee.sim import WARNING as SIM_WARNING
 from veil.trusted.crypto.signing import VerifyKey
-from veil.trusted.errors import VeilError
+from veil.trusted.errors import MalformedMessage, VeilError
 
 CBOR = "application/cbor"
 MAX_BODY = 256 * 1024
@@ -47,6 +48,13 @@ async def _body(request: Request) -> bytes:
     return body
 
 
+def _b64(name: str, value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise MalformedMessage(f"{name} is not base64") from None
+
+
 def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) -> FastAPI:
     app = FastAPI(title="Veil KMS and verifier", version="1")
 
@@ -55,6 +63,15 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
         return JSONResponse(
             {"error": type(exc).__name__, "detail": str(exc)}, status_code=status_for(exc)
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A JSON body that does not parse or lacks a field: 400, like every malformed input."""
+        where = "; ".join(
+            f"{'.'.join(p for p in e['loc'][1:] if isinstance(p, str)) or 'body'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return JSONResponse({"error": "MalformedMessage", "detail": where}, status_code=400)
 
     @app.get("/v1/keys")
     async def keys() -> dict[str, Any]:
@@ -75,7 +92,10 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
         """Register a tenant's signing key (administrators only)."""
         if not hmac.compare_digest(authorization.encode(), f"Bearer {admin_token}".encode()):
             raise HTTPException(401, "tenant registration needs the KMS admin token")
-        kms.register_tenant(body.tenant, VerifyKey(bytes.fromhex(body.key)))
+        try:
+            kms.register_tenant(body.tenant, VerifyKey(bytes.fromhex(body.key)))
+        except ValueError as exc:  # not hex, or a tenant id the KMS does not accept
+            raise MalformedMessage(str(exc)) from None
         return {"tenant": body.tenant}
 
     @app.post("/v1/functions", status_code=201)
@@ -104,9 +124,9 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
     async def attest(body: AttestIn) -> dict[str, str]:
         token = verifier.attest(
             body.tee,
-            base64.b64decode(body.evidence),
-            base64.b64decode(body.binding),
-            base64.b64decode(body.nonce),
+            _b64("evidence", body.evidence),
+            _b64("binding", body.binding),
+            _b64("nonce", body.nonce),
         )
         return {"token": token}
 
