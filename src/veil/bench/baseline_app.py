@@ -5,12 +5,19 @@ route on uvicorn (httptools, uvloop) that writes the body into the
 module's memory with plain wasmtime-py, calls `veil_invoke` and returns
 the bytes it points at. What the secure gateway is compared with.
 
-    python -m veil.bench.baseline_app --port 7080
+    python -m veil.bench.baseline_app --port 7080 --workers 2
+
+With `--workers N` (N > 1) uvicorn's supervisor binds the socket and N
+worker processes, each with its own wasmtime instance, accept on it: the
+bench gives the baseline as many serving processes as the secure side has
+(gateway + enclave workers). `/healthz` names the answering process, so
+the bench can wait until every worker serves before it measures.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
 import uvicorn
 import wasmtime
@@ -54,7 +61,8 @@ def baseline_app(function: str = "echo") -> Starlette:
         return Response(call(await request.body()), media_type="application/octet-stream")
 
     async def health(_request: Request) -> Response:
-        return Response(b'{"status":"ok"}', media_type="application/json")
+        body = f'{{"status":"ok","pid":{os.getpid()}}}'.encode()
+        return Response(body, media_type="application/json")
 
     return Starlette(
         routes=[
@@ -64,14 +72,26 @@ def baseline_app(function: str = "echo") -> Starlette:
     )
 
 
+FUNCTION_ENV = "VEIL_BASELINE_FUNCTION"
+
+
+def app_from_env() -> Starlette:
+    """The factory uvicorn's worker processes import (they cannot be handed an app object)."""
+    return baseline_app(os.environ.get(FUNCTION_ENV, "echo"))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m veil.bench.baseline_app")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--function", default="echo")
+    parser.add_argument("--workers", type=int, default=1, help="serving processes")
     args = parser.parse_args(argv)
+    os.environ[FUNCTION_ENV] = args.function
     uvicorn.run(
-        baseline_app(args.function),
+        "veil.bench.baseline_app:app_from_env",
+        factory=True,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         log_level="warning",
