@@ -9,16 +9,14 @@ keeps serving afterwards.
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
 from tests.conftest import echo_bundle
+from tests.serving import serving
 from veil.attestation.errors import NonceInvalid, ReportDataMismatch
 from veil.client.invoke import open_response, seal
 from veil.host.inprocess import Deployed, InProcessPlatform
@@ -55,23 +53,11 @@ class Served:
 
 @pytest.fixture
 def served(platform: InProcessPlatform) -> Iterator[Served]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    app = trust_app(platform.kms, platform.verifier, ADMIN)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    for _ in range(400):
-        if server.started:
-            break
-        time.sleep(0.025)
-    assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
-    with RemoteTrust(url) as remote:
+    with (
+        serving(trust_app(platform.kms, platform.verifier, ADMIN)) as url,
+        RemoteTrust(url) as remote,
+    ):
         yield Served(url, platform, remote)
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
 
 
 def post_json(served: Served, path: str, body: object, token: str | None = ADMIN) -> httpx.Response:
