@@ -160,7 +160,7 @@ def test_envelope_routed_to_another_function_is_refused(
     running.deploy(client, echo_bundle("acme/b"))
     envelope = seal(client.function("acme/a"), b"x").envelope
     response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/b", content=envelope)
-    assert response.status_code == 400
+    assert (response.status_code, response.json()["error"]) == (400, "MalformedMessage")
 
 
 def test_oversize_uploads_are_413(running: EmbeddedPlatform) -> None:
@@ -198,7 +198,7 @@ def test_bundle_signed_by_another_key_than_the_registration_is_refused(
     good = cbor2.loads(deploy_body(bundle, "acme", running.tenant_key, Policy.development()))
     good["bundle"] = SignedBundle.sign(bundle, SigningKey.generate()).to_bytes()
     response = httpx.post(f"{running.gateway_url}/v1/functions", content=cbor2.dumps(good))
-    assert response.status_code == 403
+    assert (response.status_code, response.json()["error"]) == (403, "BundleRefused")
     assert client.functions() == []
 
 
@@ -207,13 +207,15 @@ def test_garbage_deploy_is_400(running: EmbeddedPlatform) -> None:
         assert httpx.post(f"{running.gateway_url}/v1/functions", content=body).status_code == 400
 
 
-def test_expired_deadline_is_refused_by_the_enclave(
+def test_expired_deadline_is_refused_before_an_enclave_runs_it(
     running: EmbeddedPlatform, client: Client
 ) -> None:
+    """The gateway refuses on the plaintext deadline; the enclave's own refusal of an
+    expired envelope (`RequestExpired`) is specified in tests/trusted/test_enclave.py."""
     running.deploy(client, echo_bundle())
     envelope = seal(client.function("acme/echo"), b"x", timeout_s=-1).envelope
     response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/echo", content=envelope)
-    assert response.status_code in (403, 504)
+    assert (response.status_code, response.json()["error"]) == (504, "DeadlineExceeded")
 
 
 def test_slow_function_past_its_deadline_is_504_quickly(

@@ -3,7 +3,6 @@ and the enclave keeps serving afterwards."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import pytest
@@ -109,7 +108,7 @@ def test_every_truncation_of_an_envelope_is_refused(
 ) -> None:
     data = seal(echo.record, b"x" * 40).envelope
     for cut in range(len(data)):
-        with pytest.raises(Refused):
+        with pytest.raises(MalformedMessage):
             enclave.handle(data[:cut])
     still_serves(platform, enclave, echo)
 
@@ -136,7 +135,7 @@ def test_input_over_the_manifest_limit_comes_back_as_a_sealed_error(
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=400))
 def test_garbage_envelopes_raise_only_refused(enclave: Enclave, data: bytes) -> None:
-    with contextlib.suppress(Refused):
+    with pytest.raises(Refused):
         enclave.handle(data)
 
 
