@@ -30,7 +30,9 @@ import httpx
 
 from veil.bench.harness import Metric, percentile
 from veil.bench.loadgen import LoadGenerator, LoadResult
-from veil.bench.platform import (
+from veil.client.invoke import SealedRequest, open_response, seal
+from veil.client.trust import TrustAnchors
+from veil.wiring.bench import (
     HOST,
     TENANT,
     BenchPlatform,
@@ -38,9 +40,7 @@ from veil.bench.platform import (
     running_platform,
     stop_process,
 )
-from veil.client.invoke import SealedRequest, open_response, seal
-from veil.client.trust import TrustAnchors
-from veil.host.launcher import free_port
+from veil.wiring.processes import free_port
 
 ECHO = f"{TENANT}/echo"
 DATA = b"x" * 1024
