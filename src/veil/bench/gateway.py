@@ -32,15 +32,9 @@ from veil.bench.harness import Metric, percentile
 from veil.bench.loadgen import LoadGenerator, LoadResult
 from veil.client.invoke import SealedRequest, open_response, seal
 from veil.client.trust import TrustAnchors
-from veil.wiring.bench import (
-    HOST,
-    TENANT,
-    BenchPlatform,
-    EnvelopePool,
-    running_platform,
-    stop_process,
-)
-from veil.wiring.processes import free_port
+from veil.wiring.bench import TENANT, BenchPlatform, EnvelopePool, running_platform
+from veil.wiring.embedded import HOST
+from veil.wiring.processes import free_port, stop_process
 
 ECHO = f"{TENANT}/echo"
 DATA = b"x" * 1024
