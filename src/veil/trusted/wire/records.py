@@ -171,7 +171,7 @@ class Registration:
     """What a tenant signs to register (or redeploy) a function.
 
     `issued_us` makes each registration usable once: the KMS accepts it only
-    within `REGISTRATION_WINDOW_US` of its clock and only if it is newer
+    within its registration window (five minutes) and only if it is newer
     than the function's current registration, so a host that kept an old
     signed registration cannot replay it to roll the function back.
     """
