@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from veil.kms.remote import RemoteTrust
 from veil.wiring.processes import free_port, start_service, stop_process, wait_healthy
@@ -50,3 +53,23 @@ def test_tenant_registration_needs_the_admin_token(tmp_path: Path) -> None:
         assert httpx.post(f"{url}/v1/tenants", json=body, headers=with_token).status_code == 201
     finally:
         stop_process(proc)
+
+
+def test_the_service_entry_point_runs_its_module_once() -> None:
+    """`python -m veil.wiring.services` must not find itself imported by its package first."""
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "veil.wiring.services", "--help"],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"trust,gateway" in result.stdout
+
+
+def test_the_package_re_exports_every_public_name() -> None:
+    import veil.wiring
+
+    for name in veil.wiring.__all__:
+        assert getattr(veil.wiring, name) is not None
+    with pytest.raises(AttributeError):
+        _ = veil.wiring.NoSuchThing  # type: ignore[attr-defined]
