@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from veil.host.inprocess import Deployed, InProcessPlatform
 from veil.samples import wasm
 from veil.trusted.bundle import Bundle, Limits, Manifest
 from veil.trusted.enclave import Enclave
+from veil.wiring.direct import Deployed, DirectPlatform
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -23,8 +23,8 @@ def _quiet_sim_warnings() -> Iterator[None]:
 
 
 @pytest.fixture
-def platform(tmp_path: Path) -> InProcessPlatform:
-    return InProcessPlatform(tmp_path / "data")
+def platform(tmp_path: Path) -> DirectPlatform:
+    return DirectPlatform(tmp_path / "data")
 
 
 def echo_bundle(name: str = "acme/echo", **manifest: object) -> Bundle:
@@ -32,12 +32,12 @@ def echo_bundle(name: str = "acme/echo", **manifest: object) -> Bundle:
 
 
 @pytest.fixture
-def echo(platform: InProcessPlatform) -> Deployed:
+def echo(platform: DirectPlatform) -> Deployed:
     return platform.deploy(echo_bundle())
 
 
 @pytest.fixture
-def enclave(platform: InProcessPlatform, echo: Deployed) -> Enclave:
+def enclave(platform: DirectPlatform, echo: Deployed) -> Enclave:
     enclave = platform.start_enclave()
     platform.provision(enclave, echo)
     return enclave

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from veil.cli.main import app
 from veil.client.build import hermetic
-from veil.host.launcher import EmbeddedPlatform
+from veil.wiring.embedded import EmbeddedPlatform
 
 
 @pytest.fixture(scope="module")

@@ -21,15 +21,15 @@ from starlette.routing import Route
 
 from tests.conftest import echo_bundle
 from tests.serving import serving
+from veil.attestation.policy import Policy
+from veil.client.errors import GatewayError, GatewayUnavailable
 from veil.client.invoke import ReceiptInvalid
 from veil.client.sdk import AsyncClient
-from veil.host.launcher import EmbeddedPlatform, free_port
-from veil.kms.broker import UnknownFunctionName, UnknownTenant
-from veil.kms.policy import Policy
-from veil.kms.remote import ServiceUnavailable
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.errors import BadSignature
 from veil.trusted.wire.records import FunctionRecord
+from veil.wiring.embedded import EmbeddedPlatform
+from veil.wiring.processes import free_port
 
 T = TypeVar("T")
 Tamper = Callable[[bytes], bytes]
@@ -103,8 +103,9 @@ def test_an_unknown_function_is_refused_as_such(running: EmbeddedPlatform) -> No
         async with client_of(running) as client:
             return await client.invoke("acme/ghost", b"x")
 
-    with pytest.raises(UnknownFunctionName):
+    with pytest.raises(GatewayError) as refused:
         run(ghost)
+    assert (refused.value.status, refused.value.kind) == (404, "UnknownFunctionName")
 
 
 def test_a_deploy_for_an_unregistered_tenant_is_refused(running: EmbeddedPlatform) -> None:
@@ -117,8 +118,9 @@ def test_a_deploy_for_an_unregistered_tenant_is_refused(running: EmbeddedPlatfor
                 policy=Policy.development(),
             )
 
-    with pytest.raises(UnknownTenant):
+    with pytest.raises(GatewayError) as refused:
         run(deploy)
+    assert (refused.value.status, refused.value.kind) == (404, "UnknownTenant")
 
 
 def test_a_deploy_signed_by_a_stranger_is_refused(running: EmbeddedPlatform) -> None:
@@ -140,7 +142,7 @@ def test_a_gateway_that_is_not_there_is_unavailable(running: EmbeddedPlatform) -
         async with client_of(running, f"http://127.0.0.1:{free_port()}") as client:
             return await client.invoke("acme/echo", b"x")
 
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(GatewayUnavailable):
         run(invoke)
 
 
@@ -223,7 +225,7 @@ def test_another_requests_answer_is_refused(running: EmbeddedPlatform) -> None:
 def test_a_remote_error_keeps_the_client_usable(running: EmbeddedPlatform) -> None:
     async def both() -> bytes:
         async with client_of(running) as client:
-            with pytest.raises(UnknownFunctionName):
+            with pytest.raises(GatewayError, match="UnknownFunctionName"):
                 await client.invoke("acme/ghost", b"x")
             return (await client.invoke("acme/echo", b"still fine")).output
 

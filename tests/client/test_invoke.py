@@ -14,16 +14,16 @@ from veil.client.invoke import (
     seal,
 )
 from veil.client.trust import TrustAnchors
-from veil.host.inprocess import Deployed, InProcessPlatform
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.errors import BadSignature
 from veil.trusted.wire.envelope import Response
 from veil.trusted.wire.receipt import Receipt
+from veil.wiring.direct import Deployed, DirectPlatform
 
 
 def test_response_for_another_request_is_refused(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     a, b = seal(echo.record, b"a"), seal(echo.record, b"b")
     response_to_b = enclave.handle(b.envelope)
@@ -32,7 +32,7 @@ def test_response_for_another_request_is_refused(
 
 
 def test_sealed_result_spliced_from_another_response_is_refused(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     a, b = seal(echo.record, b"a"), seal(echo.record, b"b")
     ra, rb = (
@@ -45,7 +45,7 @@ def test_sealed_result_spliced_from_another_response_is_refused(
 
 
 def test_receipt_signed_by_a_key_other_than_the_attested_one_is_refused(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     request = seal(echo.record, b"a")
     resp = Response.from_bytes(enclave.handle(request.envelope))
@@ -56,7 +56,7 @@ def test_receipt_signed_by_a_key_other_than_the_attested_one_is_refused(
 
 
 def test_receipt_naming_another_bundle_is_refused(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     request = seal(echo.record, b"a")
     pinned_elsewhere = dataclasses.replace(
@@ -67,7 +67,7 @@ def test_receipt_naming_another_bundle_is_refused(
 
 
 def test_client_that_trusts_another_kms_refuses(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     request = seal(echo.record, b"a")
     trust = dataclasses.replace(platform.trust, kms_key=SigningKey.generate().public)
@@ -76,7 +76,7 @@ def test_client_that_trusts_another_kms_refuses(
 
 
 def test_client_refuses_sim_receipts_unless_it_opts_in(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     request = seal(echo.record, b"a")
     strict = TrustAnchors(platform.trust.kms_key, platform.trust.verifier_keys)
@@ -85,7 +85,7 @@ def test_client_refuses_sim_receipts_unless_it_opts_in(
 
 
 def test_client_pinning_measurements_refuses_others(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     request = seal(echo.record, b"a")
     pinned = dataclasses.replace(platform.trust, measurements=("00" * 32,))
@@ -93,7 +93,7 @@ def test_client_pinning_measurements_refuses_others(
         open_response(request, enclave.handle(request.envelope), pinned)
 
 
-def test_function_errors_arrive_sealed_with_a_receipt(platform: InProcessPlatform) -> None:
+def test_function_errors_arrive_sealed_with_a_receipt(platform: DirectPlatform) -> None:
     from tests.conftest import small_limits
     from tests.trusted.sandbox.test_reactor import module
     from veil.trusted.bundle import Bundle, Manifest

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from veil.client.project import WASM_TEMPLATE
-from veil.host.launcher import EmbeddedPlatform
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.trusted.bundle import Bundle, Manifest
+from veil.wiring.embedded import EmbeddedPlatform
 
 MARKER = b"VEIL-MARKER-7f3a9c2e51d84b06-DO-NOT-LEAK"
 

@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import echo_bundle
 from tests.host.test_end_to_end import spin_bundle
-from veil.client.sdk import GatewayError
-from veil.host.launcher import EmbeddedPlatform
+from veil.client.errors import GatewayError
+from veil.wiring.embedded import EmbeddedPlatform
 
 
 def slow_calls_in_background(platform: EmbeddedPlatform, count: int) -> list[threading.Thread]:

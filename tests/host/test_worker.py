@@ -11,11 +11,11 @@ import cbor2
 import pytest
 
 from veil.host.ipc import frame, split_frames
-from veil.host.launcher import EmbeddedPlatform
 from veil.host.worker import make_attester
 from veil.tee.gramine import GramineAttester
 from veil.tee.sim import SimAttester
 from veil.tee.tsm import TsmAttester
+from veil.wiring.embedded import EmbeddedPlatform
 
 
 def test_worker_dials_a_unix_socket_attests_and_answers(tmp_path: Path) -> None:

@@ -10,27 +10,26 @@ import pytest
 
 from tests.conftest import echo_bundle
 from veil.attestation.errors import TokenInvalid
-from veil.host.inprocess import Deployed, InProcessPlatform
-from veil.kms.broker import (
+from veil.attestation.policy import Policy, PolicyRefused
+from veil.kms.broker import KeyBroker
+from veil.kms.errors import (
     DigestNotRegistered,
-    KeyBroker,
     NamespaceViolation,
-    Registration,
     SimRefusedInProduction,
     StaleRegistration,
     UnknownTenant,
     WrongKms,
 )
-from veil.kms.policy import Policy, PolicyRefused
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.tee.sim import measurement
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.errors import BadSignature, DecryptionFailed, MalformedMessage
-from veil.trusted.wire.records import FunctionRecord
+from veil.trusted.wire.records import FunctionRecord, Registration
+from veil.wiring.direct import Deployed, DirectPlatform
 
 
-def test_another_tenants_function_key_is_refused(platform: InProcessPlatform) -> None:
+def test_another_tenants_function_key_is_refused(platform: DirectPlatform) -> None:
     rival = SigningKey.generate()
     platform.kms.register_tenant("rival", rival.public)
     theirs = echo_bundle("rival/secret-fn")
@@ -43,19 +42,19 @@ def test_another_tenants_function_key_is_refused(platform: InProcessPlatform) ->
         platform.kms.release(enclave.key_request("rival/secret-fn", mine))
 
 
-def test_tenant_cannot_register_in_another_namespace(platform: InProcessPlatform) -> None:
+def test_tenant_cannot_register_in_another_namespace(platform: DirectPlatform) -> None:
     reg = Registration("acme", "rival/fn", bytes(32), Policy.development())
     with pytest.raises(NamespaceViolation):
         platform.kms.register_function(reg.sign(platform.tenant_key))
 
 
-def test_registration_signed_by_another_key_is_refused(platform: InProcessPlatform) -> None:
+def test_registration_signed_by_another_key_is_refused(platform: DirectPlatform) -> None:
     reg = Registration("acme", "acme/fn", bytes(32), Policy.development())
     with pytest.raises(BadSignature):
         platform.kms.register_function(reg.sign(SigningKey.generate()))
 
 
-def test_unknown_tenant_is_refused(platform: InProcessPlatform) -> None:
+def test_unknown_tenant_is_refused(platform: DirectPlatform) -> None:
     key = SigningKey.generate()
     with pytest.raises(UnknownTenant):
         platform.kms.register_function(
@@ -63,14 +62,14 @@ def test_unknown_tenant_is_refused(platform: InProcessPlatform) -> None:
         )
 
 
-def test_policy_without_sim_refuses_sim_enclaves(platform: InProcessPlatform) -> None:
+def test_policy_without_sim_refuses_sim_enclaves(platform: DirectPlatform) -> None:
     deployed = platform.deploy(echo_bundle("acme/prod"), policy=Policy(tee_types=("sgx", "tdx")))
     enclave = platform.start_enclave()
     with pytest.raises(PolicyRefused, match="sim"):
         platform.kms.release(enclave.key_request(deployed.record.name, deployed.record.digest))
 
 
-def test_policy_pinning_another_measurement_refuses(platform: InProcessPlatform) -> None:
+def test_policy_pinning_another_measurement_refuses(platform: DirectPlatform) -> None:
     deployed = platform.deploy(echo_bundle("acme/pinned"), policy=Policy.development(("ab" * 32,)))
     enclave = platform.start_enclave()
     with pytest.raises(PolicyRefused, match="measurement"):
@@ -99,7 +98,7 @@ def test_production_kms_refuses_sim_policies(tmp_path: Path) -> None:
 
 
 def test_enclave_bound_to_another_kms_gets_no_keys(
-    platform: InProcessPlatform, echo: Deployed
+    platform: DirectPlatform, echo: Deployed
 ) -> None:
     rogue = Enclave(SigningKey.generate().public)
     nonce = platform.verifier.challenge()
@@ -111,7 +110,7 @@ def test_enclave_bound_to_another_kms_gets_no_keys(
         platform.kms.release(rogue.key_request(echo.record.name, echo.record.digest))
 
 
-def test_forged_attestation_token_gets_no_keys(platform: InProcessPlatform, echo: Deployed) -> None:
+def test_forged_attestation_token_gets_no_keys(platform: DirectPlatform, echo: Deployed) -> None:
     enclave = platform.start_enclave()
     enclave.set_attestation("eyJhbGciOiJFZERTQSJ9.e30.AAAA")
     with pytest.raises(TokenInvalid):
@@ -119,7 +118,7 @@ def test_forged_attestation_token_gets_no_keys(platform: InProcessPlatform, echo
 
 
 def test_expired_attestation_token_gets_no_keys(tmp_path: Path) -> None:
-    platform = InProcessPlatform(tmp_path)
+    platform = DirectPlatform(tmp_path)
     deployed = platform.deploy(echo_bundle())
     enclave = platform.start_enclave()
     later = KeyBroker(
@@ -130,7 +129,7 @@ def test_expired_attestation_token_gets_no_keys(tmp_path: Path) -> None:
 
 
 def test_grant_opens_only_in_the_enclave_it_was_sealed_to(
-    platform: InProcessPlatform, echo: Deployed
+    platform: DirectPlatform, echo: Deployed
 ) -> None:
     enclave, thief = platform.start_enclave(), platform.start_enclave()
     from veil.trusted.wire.records import KeyGrant, grant_info
@@ -146,7 +145,7 @@ def test_grant_opens_only_in_the_enclave_it_was_sealed_to(
 
 
 def test_restarted_kms_serves_the_same_functions_with_the_same_keys(tmp_path: Path) -> None:
-    platform = InProcessPlatform(tmp_path)
+    platform = DirectPlatform(tmp_path)
     deployed = platform.deploy(echo_bundle())
     platform.kms._store.close()
     store = KmsStore(
@@ -161,7 +160,7 @@ def test_restarted_kms_serves_the_same_functions_with_the_same_keys(tmp_path: Pa
 
 
 def test_private_keys_are_not_stored_in_the_clear(tmp_path: Path) -> None:
-    platform = InProcessPlatform(tmp_path)
+    platform = DirectPlatform(tmp_path)
     deployed = platform.deploy(echo_bundle(), secrets={"api-token": b"hunter2-very-secret"})
     private = platform.kms._store.function(deployed.record.name)
     assert private is not None
@@ -172,7 +171,7 @@ def test_private_keys_are_not_stored_in_the_clear(tmp_path: Path) -> None:
 
 
 def test_row_copied_onto_another_function_does_not_open(tmp_path: Path) -> None:
-    platform = InProcessPlatform(tmp_path)
+    platform = DirectPlatform(tmp_path)
     a = platform.deploy(echo_bundle("acme/a"))
     platform.deploy(echo_bundle("acme/b"))
     db = sqlite3.connect(tmp_path / "kms.sqlite3")
@@ -185,7 +184,7 @@ def test_row_copied_onto_another_function_does_not_open(tmp_path: Path) -> None:
         platform.kms._store.function("acme/b")
 
 
-def test_redeploy_keeps_the_function_key_and_bumps_the_version(platform: InProcessPlatform) -> None:
+def test_redeploy_keeps_the_function_key_and_bumps_the_version(platform: DirectPlatform) -> None:
     first = platform.deploy(echo_bundle())
     second = platform.deploy(echo_bundle("acme/echo", capture_logs=True))
     assert second.record.public_key == first.record.public_key
@@ -193,13 +192,13 @@ def test_redeploy_keeps_the_function_key_and_bumps_the_version(platform: InProce
     assert second.record.digest != first.record.digest
 
 
-def test_function_record_is_signed_by_the_kms(platform: InProcessPlatform, echo: Deployed) -> None:
+def test_function_record_is_signed_by_the_kms(platform: DirectPlatform, echo: Deployed) -> None:
     with pytest.raises(BadSignature):
         FunctionRecord.verify(echo.record_bytes, SigningKey.generate().public)
     assert echo.record.policy_hash == Policy.development((measurement().hex(),)).digest()
 
 
-def test_replayed_old_registration_cannot_roll_a_function_back(platform: InProcessPlatform) -> None:
+def test_replayed_old_registration_cannot_roll_a_function_back(platform: DirectPlatform) -> None:
     old = Registration("acme", "acme/echo", echo_bundle().digest, Policy.development()).sign(
         platform.tenant_key
     )
@@ -220,7 +219,7 @@ def test_replayed_old_registration_cannot_roll_a_function_back(platform: InProce
     )
 
 
-def test_registration_outside_the_time_window_is_refused(platform: InProcessPlatform) -> None:
+def test_registration_outside_the_time_window_is_refused(platform: DirectPlatform) -> None:
     stale = Registration(
         "acme",
         "acme/fn",

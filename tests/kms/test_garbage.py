@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from veil.attestation.errors import EvidenceRefused
 from veil.attestation.sim import SimVerifier
-from veil.host.inprocess import InProcessPlatform
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.errors import Refused
 from veil.trusted.wire.records import FunctionRecord, KeyGrant
+from veil.wiring.direct import DirectPlatform
 
 KEY = SigningKey.generate().public
 FUZZ = settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -22,7 +22,7 @@ FUZZ = settings(max_examples=200, suppress_health_check=[HealthCheck.function_sc
 @FUZZ
 @given(data=st.binary(max_size=400))
 def test_garbage_registrations_and_key_requests_are_refused(
-    platform: InProcessPlatform, data: bytes
+    platform: DirectPlatform, data: bytes
 ) -> None:
     for call in (platform.kms.register_function, platform.kms.release):
         with pytest.raises(Refused):

@@ -18,18 +18,17 @@ import pytest
 from tests.conftest import echo_bundle
 from tests.serving import serving
 from veil.attestation.errors import NonceInvalid, ReportDataMismatch
+from veil.attestation.policy import Policy
 from veil.client.invoke import open_response, seal
-from veil.host.inprocess import Deployed, InProcessPlatform
-from veil.kms.broker import DigestNotRegistered, Registration, UnknownFunctionName, UnknownTenant
-from veil.kms.errors_http import RemoteError
-from veil.kms.policy import Policy
+from veil.kms.errors import DigestNotRegistered, RemoteError, UnknownFunctionName, UnknownTenant
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
 from veil.kms.server import MAX_BODY, trust_app
 from veil.tee.sim import TEE
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.errors import BadSignature, MalformedMessage
-from veil.trusted.wire.records import FunctionRecord
+from veil.trusted.wire.records import FunctionRecord, Registration
+from veil.wiring.direct import Deployed, DirectPlatform
 
 ADMIN = "the-admin-token"
 
@@ -37,7 +36,7 @@ ADMIN = "the-admin-token"
 @dataclass
 class Served:
     url: str
-    platform: InProcessPlatform
+    platform: DirectPlatform
     remote: RemoteTrust
 
     def attested_enclave(self) -> Enclave:
@@ -52,7 +51,7 @@ class Served:
 
 
 @pytest.fixture
-def served(platform: InProcessPlatform) -> Iterator[Served]:
+def served(platform: DirectPlatform) -> Iterator[Served]:
     with (
         serving(trust_app(platform.kms, platform.verifier, ADMIN)) as url,
         RemoteTrust(url) as remote,

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from veil.client.invoke import RemoteFunctionError, open_response, result_or_raise, seal
-from veil.host.inprocess import Deployed, InProcessPlatform
 from veil.trusted.bundle import Bundle
 from veil.trusted.enclave import Enclave
+from veil.wiring.direct import Deployed, DirectPlatform
 
 
-def deploy(platform: InProcessPlatform, bundle: Bundle) -> tuple[Deployed, Enclave]:
+def deploy(platform: DirectPlatform, bundle: Bundle) -> tuple[Deployed, Enclave]:
     named = dataclasses.replace(bundle.manifest, name=f"acme/{bundle.manifest.name}")
     deployed = platform.deploy(Bundle(named, bundle.code))
     enclave = platform.start_enclave(platform.engine)

@@ -11,17 +11,17 @@ from hypothesis import strategies as st
 
 from tests.conftest import echo_bundle
 from veil.client.invoke import open_response, seal
-from veil.host.inprocess import Deployed, InProcessPlatform
-from veil.kms.broker import DigestNotRegistered
+from veil.kms.errors import DigestNotRegistered
 from veil.trusted.bundle import Bundle, BundleRefused, Manifest, SignedBundle
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave, GrantRefused, NotAttested, UnknownFunction
 from veil.trusted.errors import BadSignature, DecryptionFailed, MalformedMessage, Refused
 from veil.trusted.replay import ReplayedRequest, RequestExpired
 from veil.trusted.wire.envelope import Envelope, Metadata, Response, Result, open_result
+from veil.wiring.direct import Deployed, DirectPlatform
 
 
-def still_serves(platform: InProcessPlatform, enclave: Enclave, deployed: Deployed) -> None:
+def still_serves(platform: DirectPlatform, enclave: Enclave, deployed: Deployed) -> None:
     request = seal(deployed.record, b"still here")
     assert open_response(request, enclave.handle(request.envelope), platform.trust).output == (
         b"still here"
@@ -29,7 +29,7 @@ def still_serves(platform: InProcessPlatform, enclave: Enclave, deployed: Deploy
 
 
 def test_sealed_request_round_trips_with_a_verified_receipt(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     request = seal(echo.record, b"hello")
     invocation = open_response(request, enclave.handle(request.envelope), platform.trust)
@@ -39,7 +39,7 @@ def test_sealed_request_round_trips_with_a_verified_receipt(
 
 
 def test_tampered_metadata_is_refused(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     request = seal(echo.record, b"x")
     env = Envelope.from_bytes(request.envelope)
@@ -50,7 +50,7 @@ def test_tampered_metadata_is_refused(
 
 
 def test_tampered_ciphertext_is_refused_at_every_byte(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     env = Envelope.from_bytes(seal(echo.record, b"x").envelope)
     for i in range(0, len(env.sealed), 5):
@@ -62,7 +62,7 @@ def test_tampered_ciphertext_is_refused_at_every_byte(
 
 
 def test_request_sealed_to_another_functions_key_is_refused(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     other = platform.deploy(echo_bundle("acme/other"))
     env = Envelope.from_bytes(seal(other.record, b"x").envelope)
@@ -73,7 +73,7 @@ def test_request_sealed_to_another_functions_key_is_refused(
 
 
 def test_request_for_a_function_not_in_this_enclave_is_refused(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     other = platform.deploy(echo_bundle("acme/other"))
     with pytest.raises(UnknownFunction):
@@ -81,7 +81,7 @@ def test_request_for_a_function_not_in_this_enclave_is_refused(
 
 
 def test_replayed_request_inside_its_deadline_is_refused(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     request = seal(echo.record, b"x")
     enclave.handle(request.envelope)
@@ -91,7 +91,7 @@ def test_replayed_request_inside_its_deadline_is_refused(
 
 
 def test_expired_request_is_refused(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     with pytest.raises(RequestExpired):
         enclave.handle(seal(echo.record, b"x", timeout_s=-1).envelope)
@@ -104,7 +104,7 @@ def test_deadline_too_far_ahead_is_refused(enclave: Enclave, echo: Deployed) -> 
 
 
 def test_every_truncation_of_an_envelope_is_refused(
-    platform: InProcessPlatform, enclave: Enclave, echo: Deployed
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
     data = seal(echo.record, b"x" * 40).envelope
     for cut in range(len(data)):
@@ -119,7 +119,7 @@ def test_oversized_envelope_is_refused_before_parsing(enclave: Enclave) -> None:
 
 
 def test_input_over_the_manifest_limit_comes_back_as_a_sealed_error(
-    platform: InProcessPlatform,
+    platform: DirectPlatform,
 ) -> None:
     from tests.conftest import small_limits
 
@@ -151,7 +151,7 @@ def test_response_is_readable_only_with_the_reply_key(enclave: Enclave, echo: De
 
 
 def test_enclave_refuses_to_serve_before_it_is_attested(
-    platform: InProcessPlatform, echo: Deployed
+    platform: DirectPlatform, echo: Deployed
 ) -> None:
     from veil.trusted.enclave import Enclave
 
@@ -162,18 +162,14 @@ def test_enclave_refuses_to_serve_before_it_is_attested(
         enclave.key_request(echo.record.name, echo.record.digest)
 
 
-def test_key_grant_for_another_enclave_is_refused(
-    platform: InProcessPlatform, echo: Deployed
-) -> None:
+def test_key_grant_for_another_enclave_is_refused(platform: DirectPlatform, echo: Deployed) -> None:
     a, b = platform.start_enclave(), platform.start_enclave()
     grant_for_a = platform.kms.release(a.key_request(echo.record.name, echo.record.digest))
     with pytest.raises(GrantRefused):
         b.install(echo.signed_bundle, grant_for_a)
 
 
-def test_key_grant_forged_by_the_host_is_refused(
-    platform: InProcessPlatform, echo: Deployed
-) -> None:
+def test_key_grant_forged_by_the_host_is_refused(platform: DirectPlatform, echo: Deployed) -> None:
     from veil.trusted.wire.records import KeyGrant
 
     enclave = platform.start_enclave()
@@ -186,7 +182,7 @@ def test_key_grant_forged_by_the_host_is_refused(
         enclave.install(echo.signed_bundle, forged)
 
 
-def test_bundle_swapped_by_the_host_is_refused(platform: InProcessPlatform, echo: Deployed) -> None:
+def test_bundle_swapped_by_the_host_is_refused(platform: DirectPlatform, echo: Deployed) -> None:
     enclave = platform.start_enclave()
     grant = platform.kms.release(enclave.key_request(echo.record.name, echo.record.digest))
     evil = Bundle(Manifest(echo.record.name, "1"), echo_bundle().code + b"\x00")
@@ -195,7 +191,7 @@ def test_bundle_swapped_by_the_host_is_refused(platform: InProcessPlatform, echo
 
 
 def test_bundle_digest_that_is_not_registered_gets_no_keys(
-    platform: InProcessPlatform, echo: Deployed
+    platform: DirectPlatform, echo: Deployed
 ) -> None:
     enclave = platform.start_enclave()
     unregistered = Bundle(Manifest(echo.record.name, "2"), echo_bundle().code).digest
@@ -203,7 +199,7 @@ def test_bundle_digest_that_is_not_registered_gets_no_keys(
         platform.kms.release(enclave.key_request(echo.record.name, unregistered))
 
 
-def test_pq_hybrid_function_round_trips(platform: InProcessPlatform) -> None:
+def test_pq_hybrid_function_round_trips(platform: DirectPlatform) -> None:
     deployed = platform.deploy(echo_bundle("acme/pq", suite="mlkem768-x25519"))
     enclave = platform.start_enclave()
     platform.provision(enclave, deployed)

@@ -14,12 +14,12 @@ import wasmtime
 
 from veil.bench.harness import Metric, percentile, timings_us
 from veil.client.invoke import seal
-from veil.host.inprocess import InProcessPlatform
 from veil.samples import wasm
 from veil.trusted.bundle import Bundle, Manifest
 from veil.trusted.crypto import hazmat
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.reactor import ReactorSandbox
+from veil.wiring.direct import DirectPlatform
 
 
 def _plain_wasmtime(code: bytes, data: bytes) -> tuple[float, float]:
@@ -48,7 +48,7 @@ def _plain_wasmtime(code: bytes, data: bytes) -> tuple[float, float]:
     return percentile(samples, 50), percentile(samples, 99)
 
 
-def _invoke_samples(platform: InProcessPlatform, name: str, data: bytes, n: int) -> list[float]:
+def _invoke_samples(platform: DirectPlatform, name: str, data: bytes, n: int) -> list[float]:
     deployed = platform.deploy(Bundle(Manifest(f"acme/{name}", "1"), wasm(name)))
     enclave = platform.start_enclave()
     platform.provision(enclave, deployed)
@@ -56,7 +56,7 @@ def _invoke_samples(platform: InProcessPlatform, name: str, data: bytes, n: int)
     return timings_us(lambda: enclave.handle(next(envelopes)), n, warmup=50)
 
 
-def _cold_start_us(platform: InProcessPlatform, n: int) -> float:
+def _cold_start_us(platform: DirectPlatform, n: int) -> float:
     deployed = platform.deploy(Bundle(Manifest("acme/cold", "1"), wasm("echo")))
     samples = []
     for _ in range(n):
@@ -82,7 +82,7 @@ def run(quick: bool) -> list[Metric]:
     logging.getLogger("veil.kms").setLevel(logging.ERROR)
     n = 1000 if quick else 10000
     with tempfile.TemporaryDirectory() as tmp:
-        platform = InProcessPlatform(Path(tmp))
+        platform = DirectPlatform(Path(tmp))
         echo = _invoke_samples(platform, "echo", b"x" * 1024, n)
         sha = _invoke_samples(platform, "sha256", b"x" * 65536, n // 10)
         plain_echo = _plain_wasmtime(wasm("echo"), b"x" * 1024)

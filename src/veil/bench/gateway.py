@@ -46,18 +46,11 @@ import httpx
 from veil.bench.cputime import TreeCpu
 from veil.bench.harness import Metric, percentile
 from veil.bench.loadgen import LoadGenerator, LoadResult
-from veil.bench.platform import (
-    HOST,
-    TENANT,
-    BenchPlatform,
-    EnvelopePool,
-    running_platform,
-    stop_process,
-)
 from veil.client.invoke import SealedRequest, open_response, seal
 from veil.client.trust import TrustAnchors
-from veil.host.embedded import wait_healthy
-from veil.host.launcher import free_port
+from veil.wiring.bench import TENANT, BenchPlatform, EnvelopePool, running_platform
+from veil.wiring.embedded import HOST
+from veil.wiring.processes import free_port, stop_process, wait_healthy
 
 ECHO = f"{TENANT}/echo"
 DATA = b"x" * 1024

@@ -31,12 +31,12 @@ from typing import Any
 from veil.bench.harness import Metric, percentile, timings_us
 from veil.client.build import build_js, build_python
 from veil.client.invoke import seal
-from veil.host.inprocess import InProcessPlatform
-from veil.host.launcher import EmbeddedPlatform
 from veil.trusted.bundle import Bundle
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.loader import load_sandbox
 from veil.trusted.sandbox.quickjs import prelude
+from veil.wiring.direct import DirectPlatform
+from veil.wiring.embedded import EmbeddedPlatform
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 REQUEST = b'{"name": "bench", "items": [1, 2, 3]}'
@@ -79,7 +79,7 @@ def _gateway(bundles: list[Bundle], n: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def _secure(platform: InProcessPlatform, bundle: Bundle, n: int) -> dict[str, float]:
+def _secure(platform: DirectPlatform, bundle: Bundle, n: int) -> dict[str, float]:
     """Cold start on a fresh engine, then warm sealed invocations on that enclave."""
     bundle = _tenant_bundle(bundle)
     deployed = platform.deploy(bundle)
@@ -189,7 +189,7 @@ def run(quick: bool) -> list[Metric]:
     _, py_build_unpinned = _timed(lambda: build_python(py_src, reproducible=False))
     js_bundle, js_build = _timed(lambda: build_js(js_src, check=False))
     with tempfile.TemporaryDirectory() as tmp:
-        platform = InProcessPlatform(Path(tmp))
+        platform = DirectPlatform(Path(tmp))
         py = _secure(platform, py_bundle, n)
         js = _secure(platform, js_bundle, n * 5)
     through_gateway = _gateway([py_bundle, js_bundle], n // 4)

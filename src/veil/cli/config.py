@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from veil.client.keys import load_key
 from veil.client.trust import TrustAnchors
-from veil.host.embedded import DEFAULT_GATEWAY_PORT, DEFAULT_TRUST_PORT
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
+from veil.wiring.services import DEFAULT_GATEWAY_PORT, DEFAULT_TRUST_PORT
 
 CONFIG_FILE = "client.json"
 KEY_FILE = "tenant.key"
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("VEIL_DATA_DIR", Path.home() / ".local/share/veil"))
 
 
 class NotInitialised(RuntimeError):

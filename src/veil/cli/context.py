@@ -13,12 +13,14 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from veil.cli.config import ClientConfig, NotInitialised, default_data_dir
+from veil.cli.config import ClientConfig, NotInitialised
 from veil.client.build import BuildNotReproducible
+from veil.client.errors import GatewayError, GatewayUnavailable
 from veil.client.project import ProjectError
-from veil.client.sdk import Client, GatewayError
+from veil.client.sdk import Client
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
 from veil.trusted.errors import VeilError
+from veil.wiring.services import default_data_dir
 
 out = Console()
 err = Console(stderr=True)
@@ -36,7 +38,13 @@ def human_errors() -> Iterator[None]:
     """Turn known failures into one red line with the fix, and exit 1."""
     try:
         yield
-    except (NotInitialised, ProjectError, ServiceUnavailable, FileNotFoundError) as exc:
+    except (
+        NotInitialised,
+        ProjectError,
+        ServiceUnavailable,
+        GatewayUnavailable,
+        FileNotFoundError,
+    ) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
     except GatewayError as exc:

@@ -20,12 +20,12 @@ from rich.console import Console
 from veil.client.invoke import open_response, seal
 from veil.client.project import Project, scaffold
 from veil.client.sdk import Client
-from veil.host.launcher import EmbeddedPlatform
 from veil.samples import wasm
 from veil.tee.sim import WARNING
 from veil.trusted.bundle import Bundle, Manifest
 from veil.trusted.wire.envelope import Envelope, Response
 from veil.trusted.wire.records import FunctionRecord
+from veil.wiring.embedded import EmbeddedPlatform
 
 SAMPLES = [
     ("acme/upper", "wasi-command", "upper", "a WASI command: stdin → stdout"),

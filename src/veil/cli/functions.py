@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from veil.attestation.policy import Policy
 from veil.cli.context import (
     build_warnings,
     emit_json,
@@ -20,7 +21,6 @@ from veil.cli.context import (
     state,
 )
 from veil.client.project import Project, scaffold
-from veil.kms.policy import Policy
 from veil.trusted.bundle import Bundle
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]

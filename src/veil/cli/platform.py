@@ -14,18 +14,17 @@ from veil.cli.config import KEY_FILE, ClientConfig
 from veil.cli.context import emit_json, err, gateway_client, human_errors, load_config, out, state
 from veil.client.keys import save_key
 from veil.host.dispatcher import PoolConfig
-from veil.host.embedded import (
+from veil.kms.remote import RemoteTrust, ServiceUnavailable
+from veil.tee.sim import WARNING
+from veil.trusted.crypto.signing import SigningKey
+from veil.wiring.processes import start_service, stop_process, wait_healthy
+from veil.wiring.services import (
     DEFAULT_GATEWAY_PORT,
     DEFAULT_TRUST_PORT,
     admin_token,
     build_gateway,
     server_config,
-    start_trust_process,
-    wait_healthy,
 )
-from veil.kms.remote import RemoteTrust, ServiceUnavailable
-from veil.tee.sim import WARNING
-from veil.trusted.crypto.signing import SigningKey
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
@@ -73,7 +72,7 @@ def up(
     data_dir = state.data_dir
     trust_url = f"http://{host}:{trust_port}"
     err.print(f"[yellow]⚠ {WARNING}[/]")
-    trust = start_trust_process(data_dir, host, trust_port)
+    trust = start_service("trust", data_dir, host, trust_port)
     try:
         with err.status("starting KMS and verifier …"):
             wait_healthy(trust_url, process=trust)
@@ -106,8 +105,7 @@ def up(
 
         asyncio.run(serve())
     finally:
-        trust.terminate()
-        trust.wait(10)
+        stop_process(trust)
         err.print("\nstopped")
 
 

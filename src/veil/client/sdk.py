@@ -16,41 +16,16 @@ from typing import Any
 import cbor2
 import httpx
 
+from veil.attestation.policy import Policy
+from veil.client.errors import GatewayUnavailable, check
 from veil.client.invoke import Invocation, open_response, seal
 from veil.client.trust import TrustAnchors
-from veil.kms.broker import Registration
-from veil.kms.errors_http import error_from
-from veil.kms.policy import Policy
-from veil.kms.remote import ServiceUnavailable
 from veil.trusted.bundle import Bundle, SignedBundle
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
-from veil.trusted.wire.records import FunctionRecord
+from veil.trusted.wire.records import FunctionRecord, Registration
 
 CBOR = "application/cbor"
-
-
-class GatewayError(Exception):
-    """The gateway answered with an HTTP error it has no Veil error class for (429, 503 ...)."""
-
-    def __init__(self, status: int, kind: str, detail: str) -> None:
-        super().__init__(f"{kind} (HTTP {status}): {detail}")
-        self.status, self.kind, self.detail = status, kind, detail
-
-
-def _check(response: httpx.Response) -> httpx.Response:
-    if response.is_success:
-        return response
-    try:
-        payload = response.json()
-        kind, detail = str(payload["error"]), str(payload["detail"])
-    except (ValueError, KeyError, TypeError):
-        raise GatewayError(response.status_code, "HTTPError", response.text[:200]) from None
-    if response.status_code in (400, 403, 404):
-        exc = error_from(kind, detail)
-        if type(exc).__name__ == kind:
-            raise exc
-    raise GatewayError(response.status_code, kind, detail)
 
 
 def deploy_body(
@@ -88,8 +63,8 @@ class _Base:
         self._records[record.name] = record
         return record
 
-    def _unavailable(self) -> ServiceUnavailable:
-        return ServiceUnavailable(self.url, "start the platform with `veil up`")
+    def _unavailable(self) -> GatewayUnavailable:
+        return GatewayUnavailable(self.url)
 
     @staticmethod
     def _deploy_args(body: bytes) -> dict[str, Any]:
@@ -107,7 +82,7 @@ class Client(_Base):
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            return _check(self._http.request(method, path, **kwargs))
+            return check(self._http.request(method, path, **kwargs))
         except httpx.TransportError:
             raise self._unavailable() from None
 
@@ -169,7 +144,7 @@ class AsyncClient(_Base):
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            return _check(await self._http.request(method, path, **kwargs))
+            return check(await self._http.request(method, path, **kwargs))
         except httpx.TransportError:
             raise self._unavailable() from None
 

@@ -33,39 +33,14 @@ from veil.host.events import EventLog
 from veil.host.ipc import Channel, ChannelClosed, ChannelError
 from veil.host.metrics import Metrics
 from veil.host.registry import Registry
-from veil.kms.errors_http import error_from
-
-
-class DispatchError(Exception):
-    """A request the host could not get served; `status` is the HTTP answer."""
-
-    status = 503
-
-
-class Overloaded(DispatchError):
-    """Too many requests are queued already: retry later (429)."""
-
-    status = 429
-
-
-class NoCapacity(DispatchError):
-    """No enclave could be started for this function (503)."""
-
-
-class DeadlineExceeded(DispatchError):
-    """The request's deadline passed before an enclave answered (504)."""
-
-    status = 504
-
-
-class WorkerDied(DispatchError):
-    """The enclave serving the request died, and so did the retry (503)."""
-
-
-class FunctionNotDeployed(DispatchError):
-    """No function of that name is in the registry (404)."""
-
-    status = 404
+from veil.host.transport import (
+    DeadlineExceeded,
+    FunctionNotDeployed,
+    NoCapacity,
+    Overloaded,
+    WorkerDied,
+)
+from veil.kms.errors import rebuild as error_from
 
 
 @dataclass

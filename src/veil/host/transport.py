@@ -3,7 +3,8 @@
 `Dispatcher` (worker processes on this machine, over socketpairs) is the
 local implementation; a NATS implementation (request/reply with queue
 groups) can stand beside it, and the gateway does not change. Everything
-that crosses it is routing metadata and sealed bytes.
+that crosses it is routing metadata and sealed bytes. A request it cannot
+get served fails with a `DispatchError`, whose `status` is the HTTP answer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,38 @@ from typing import Any, Protocol
 from veil.host.events import EventLog
 from veil.host.metrics import Metrics
 from veil.host.registry import Registry
+
+
+class DispatchError(Exception):
+    """A request the host could not get served; `status` is the HTTP answer."""
+
+    status = 503
+
+
+class Overloaded(DispatchError):
+    """Too many requests are queued already: retry later (429)."""
+
+    status = 429
+
+
+class NoCapacity(DispatchError):
+    """No enclave could be started for this function (503)."""
+
+
+class DeadlineExceeded(DispatchError):
+    """The request's deadline passed before an enclave answered (504)."""
+
+    status = 504
+
+
+class WorkerDied(DispatchError):
+    """The enclave serving the request died, and so did the retry (503)."""
+
+
+class FunctionNotDeployed(DispatchError):
+    """No function of that name is in the registry (404)."""
+
+    status = 404
 
 
 class EnclaveTransport(Protocol):

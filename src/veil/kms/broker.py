@@ -12,89 +12,37 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Final
 
+from veil.attestation.policy import Policy
 from veil.attestation.result import verify_token
-from veil.kms.policy import Policy
+from veil.kms.errors import (
+    DigestNotRegistered,
+    NamespaceViolation,
+    SimRefusedInProduction,
+    StaleRegistration,
+    UnknownFunctionName,
+    UnknownTenant,
+    WrongKms,
+)
 from veil.kms.store import FunctionRow, KmsStore
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
-from veil.trusted.errors import MalformedMessage, Refused
+from veil.trusted.errors import MalformedMessage
 from veil.trusted.wire import cbor, signed
-from veil.trusted.wire.records import FunctionRecord, GrantedKeys, KeyGrant, KeyRequest, grant_info
+from veil.trusted.wire.records import (
+    REGISTER_CONTEXT,
+    FunctionRecord,
+    GrantedKeys,
+    KeyGrant,
+    KeyRequest,
+    Registration,
+    grant_info,
+)
 
-REGISTER_CONTEXT: Final = b"veil/register-function/v1"
 REGISTRATION_WINDOW_US: Final = 5 * 60 * 1_000_000
 MAX_REGISTRATION: Final = 256 * 1024
 log = logging.getLogger("veil.kms")
-
-
-class KmsRefused(Refused):
-    """A request the KMS will not act on; subclasses say why (to the tenant, not the host)."""
-
-
-class UnknownTenant(KmsRefused):
-    """A registration from a tenant this KMS has never registered."""
-
-
-class NamespaceViolation(KmsRefused):
-    """A tenant registering a function outside its own `tenant/` namespace."""
-
-
-class UnknownFunctionName(KmsRefused):
-    """A key request or record lookup for a function that is not registered."""
-
-
-class DigestNotRegistered(KmsRefused):
-    """A key request whose bundle digest is not the one registered for that function."""
-
-
-class WrongKms(KmsRefused):
-    """An enclave whose attestation binds another KMS's key."""
-
-
-class StaleRegistration(KmsRefused):
-    """A registration outside the time window, or not newer than the one in force: a replay."""
-
-
-class SimRefusedInProduction(KmsRefused):
-    """A policy that accepts the sim TEE, sent to a KMS running in production mode."""
-
-
-@dataclass(frozen=True)
-class Registration:
-    """What a tenant signs to register (or redeploy) a function.
-
-    `issued_us` makes each registration usable once: the KMS accepts it only
-    within `REGISTRATION_WINDOW_US` of its clock and only if it is newer
-    than the function's current registration, so a host that kept an old
-    signed registration cannot replay it to roll the function back.
-    """
-
-    tenant: str
-    name: str
-    digest: bytes
-    policy: Policy
-    suite: hazmat.Suite = hazmat.Suite.X25519
-    secrets: dict[str, bytes] = field(default_factory=dict)
-    issued_us: int = field(default_factory=lambda: time.time_ns() // 1000)
-
-    def sign(self, key: SigningKey) -> bytes:
-        return signed.sign_document(
-            key,
-            REGISTER_CONTEXT,
-            {
-                "v": 1,
-                "tenant": self.tenant,
-                "name": self.name,
-                "digest": self.digest,
-                "policy": self.policy.to_obj(),
-                "suite": self.suite.value,
-                "secrets": self.secrets,
-                "issued": self.issued_us,
-            },
-        )
 
 
 class KeyBroker:
@@ -132,10 +80,10 @@ class KeyBroker:
 
     def register_function(self, registration: bytes) -> bytes:
         """Verify a tenant-signed registration; return the signed function record."""
-        reg = self._parse_registration(registration)
-        if self.production and reg.policy.allow_sim:
+        reg, policy = self._parse_registration(registration)
+        if self.production and policy.allow_sim:
             raise SimRefusedInProduction("a production KMS refuses policies that accept sim")
-        for warning in reg.policy.warnings():
+        for warning in policy.warnings():
             log.warning("function %s: %s", reg.name, warning)
         old = self._store.function(reg.name)
         now_us = int(self._clock() * 1_000_000)
@@ -155,7 +103,7 @@ class KeyBroker:
             reg.digest,
             reg.suite,
             key.public_bytes,
-            reg.policy.digest(),
+            policy.digest(),
             version,
         ).sign(self._key)
         self._store.put_function(
@@ -163,7 +111,7 @@ class KeyBroker:
                 reg.name,
                 reg.tenant,
                 reg.digest,
-                cbor.encode(reg.policy.to_obj()),
+                cbor.encode(policy.to_obj()),
                 reg.suite.value,
                 key.to_bytes(),
                 cbor.encode(reg.secrets),
@@ -174,7 +122,8 @@ class KeyBroker:
         )
         return record
 
-    def _parse_registration(self, data: bytes) -> Registration:
+    def _parse_registration(self, data: bytes) -> tuple[Registration, Policy]:
+        """The verified registration, and its policy parsed for the checks the KMS makes."""
         body, sig = signed.split_document(data, limit=MAX_REGISTRATION)
         m = cbor.decode_map(
             body,
@@ -201,15 +150,17 @@ class KeyBroker:
         secrets = m["secrets"]
         if not all(isinstance(k, str) and isinstance(v, bytes) for k, v in secrets.items()):
             raise MalformedMessage("secrets must map names to bytes")
-        return Registration(
+        policy = Policy.from_obj(m["policy"])
+        registration = Registration(
             m["tenant"],
             m["name"],
             m["digest"],
-            Policy.from_obj(m["policy"]),
+            policy,
             hazmat.parse_suite(m["suite"]),
             secrets,
             m["issued"],
         )
+        return registration, policy
 
     def function_record(self, name: str) -> bytes:
         row = self._store.function(name)

@@ -1,47 +1,31 @@
-"""How refusals cross HTTP: a status code and the error class name, never secrets.
+"""How the KMS's refusals cross HTTP: a status code and the error class name, never secrets.
 
-Services answer errors as JSON `{"error": <class name>, "detail": <message>}`;
-remote clients turn them back into the same exception classes, so callers
+The server answers errors as JSON `{"error": <class name>, "detail": <message>}`
+with the status `status_for` picks from the refusal's kind; the HTTP client
+turns the name back into the class (`veil.kms.errors.rebuild`), so callers
 handle a remote KMS exactly like an in-process one.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Final
+from fastapi.responses import JSONResponse
 
-from veil.trusted.errors import MalformedMessage, Refused, VeilError
-
-ERROR_MODULES: Final = (
-    "veil.trusted.errors",
-    "veil.kms.broker",
-    "veil.kms.policy",
-    "veil.attestation.errors",
-    "veil.attestation.sim",
-    "veil.trusted.replay",
-    "veil.trusted.enclave",
-    "veil.trusted.bundle",
-)
+from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
 
 
-class RemoteError(VeilError):
-    """A service answered with an error this client does not know by name."""
-
-
-def status_for(exc: Exception) -> int:
+def status_for(exc: VeilError) -> int:
+    """400 for bytes that do not parse, 404 for unknown names, 403 for other refusals."""
     if isinstance(exc, MalformedMessage):
         return 400
-    if isinstance(exc, LookupError) or type(exc).__name__.startswith("Unknown"):
+    if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, Refused):
         return 403
     return 500
 
 
-def error_from(name: str, detail: str) -> Exception:
-    """Rebuild a refusal raised on the far side of an HTTP call."""
-    for module_name in ERROR_MODULES:
-        cls = getattr(importlib.import_module(module_name), name, None)
-        if isinstance(cls, type) and issubclass(cls, VeilError):
-            return cls(detail)
-    return RemoteError(f"{name}: {detail}")
+def error_response(exc: VeilError) -> JSONResponse:
+    """The answer the KMS server gives for a refusal: its class name and message."""
+    return JSONResponse(
+        {"error": type(exc).__name__, "detail": str(exc)}, status_code=status_for(exc)
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from veil.kms.errors_http import error_from
+from veil.kms.errors import RemoteError, rebuild
 from veil.trusted.crypto.signing import VerifyKey
 
 CBOR = "application/cbor"
@@ -28,14 +28,15 @@ def _raise_for(response: httpx.Response) -> None:
         payload = response.json()
         name, detail = payload["error"], payload["detail"]
     except (ValueError, KeyError, TypeError):
-        raise error_from(
-            "RemoteError", f"HTTP {response.status_code}: {response.text[:200]}"
-        ) from None
-    raise error_from(name, detail)
+        raise RemoteError(f"HTTP {response.status_code}: {response.text[:200]}") from None
+    raise rebuild(str(name), str(detail))
 
 
 class RemoteTrust:
-    """Talks to a `veil.kms.server` app: both `KmsApi` and `AttestationApi`."""
+    """Talks to a `veil.kms.server` app: the KMS and the verifier (`veil.host.trust.TrustServices`).
+
+    Refusals come back as the classes the server raised (`veil.kms.errors.KMS_ERRORS`).
+    """
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")

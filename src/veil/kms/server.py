@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from veil.attestation.service import AttestationService
 from veil.kms.broker import KeyBroker
-from veil.kms.errors_http import status_for
+from veil.kms.errors_http import error_response
 from veil.tee.sim import WARNING as SIM_WARNING
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.errors import MalformedMessage, VeilError
@@ -60,9 +60,7 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
 
     @app.exception_handler(VeilError)
     async def refused(_request: Request, exc: VeilError) -> JSONResponse:
-        return JSONResponse(
-            {"error": type(exc).__name__, "detail": str(exc)}, status_code=status_for(exc)
-        )
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:

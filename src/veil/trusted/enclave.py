@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from veil.trusted.bundle import Bundle, SignedBundle
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
-from veil.trusted.errors import FunctionError, MessageTooLarge, Refused
+from veil.trusted.errors import FunctionError, MessageTooLarge, NotFound, Refused
 from veil.trusted.replay import ReplayWindow
 from veil.trusted.sandbox.api import Sandbox
 from veil.trusted.sandbox.engine import SandboxEngine
@@ -45,7 +45,7 @@ GRANT_SUITE = hazmat.Suite.PQ_HYBRID
 """Key grants carry long-lived function keys: seal them post-quantum."""
 
 
-class UnknownFunction(Refused):
+class UnknownFunction(NotFound):
     """A request for a function this enclave holds no keys for (misrouted by the host)."""
 
 

@@ -20,6 +20,13 @@ class Refused(VeilError):
     """
 
 
+class NotFound(Refused):
+    """A request naming something (tenant, function) the service does not hold.
+
+    Contrast with `MalformedMessage`: the request parses, but names nothing known.
+    """
+
+
 class MalformedMessage(Refused):
     """Bytes that do not parse as the message they claim to be."""
 

@@ -21,11 +21,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from veil.host.dispatcher import DispatchError
+from veil.host.gateway.errors import error_answer, status_for
 from veil.host.registry import Entry
-from veil.host.transport import EnclaveTransport
-from veil.kms.api import KmsApi
-from veil.kms.errors_http import status_for
+from veil.host.transport import DispatchError, EnclaveTransport
+from veil.host.trust import TrustServices
 from veil.trusted.bundle import MAX_BUNDLE_SIZE, SignedBundle
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.errors import MalformedMessage, Refused, VeilError
@@ -45,10 +44,6 @@ class GatewayConfig:
 
 class UploadRefused(Refused):
     """A deploy whose bundle does not match the record the KMS signed for it."""
-
-
-def _error(status: int, kind: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": kind, "detail": detail}, status_code=status)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -140,8 +135,9 @@ class _GatewayApp(FastAPI):
 
 
 def gateway_app(
-    transport: EnclaveTransport, kms: KmsApi, config: GatewayConfig | None = None
+    transport: EnclaveTransport, trust: TrustServices, config: GatewayConfig | None = None
 ) -> FastAPI:
+    """The gateway over `transport` (the enclaves); `trust` relays registrations to the KMS."""
     cfg = config or GatewayConfig()
     registry = transport.registry
     metrics = transport.metrics
@@ -159,22 +155,21 @@ def gateway_app(
 
     app = _GatewayApp(title="Veil gateway", version="1", lifespan=lifespan)
 
-    def error_answer(exc: VeilError | DispatchError) -> JSONResponse:
+    def refusal(exc: VeilError | DispatchError) -> JSONResponse:
         metrics.errors.labels(type(exc).__name__).inc()
-        status = exc.status if isinstance(exc, DispatchError) else status_for(exc)
-        return _error(status, type(exc).__name__, str(exc))
+        return error_answer(status_for(exc), type(exc).__name__, str(exc))
 
     @app.exception_handler(VeilError)
     async def refused(_request: Request, exc: VeilError) -> JSONResponse:
-        return error_answer(exc)
+        return refusal(exc)
 
     @app.exception_handler(DispatchError)
     async def dispatch_failed(_request: Request, exc: DispatchError) -> JSONResponse:
-        return error_answer(exc)
+        return refusal(exc)
 
     def pinned_kms() -> VerifyKey:
         if not kms_key:
-            kms_key.append(kms.public_key)
+            kms_key.append(trust.public_key)
         return kms_key[0]
 
     @app.post("/v1/functions", status_code=201)
@@ -201,7 +196,7 @@ def gateway_app(
             ) from None
         bundle = SignedBundle.from_bytes(signed_bundle)
         if registration is not None:
-            record_bytes = await asyncio.to_thread(kms.register_function, registration)
+            record_bytes = await asyncio.to_thread(trust.register_function, registration)
         record = FunctionRecord.verify(record_bytes, pinned_kms())
         if record.name != bundle.bundle.manifest.name:
             raise UploadRefused("bundle manifest names another function")
@@ -232,7 +227,7 @@ def gateway_app(
         """The KMS-signed function record; clients verify it with the KMS key they pinned."""
         entry = registry.get(name)
         if entry is None:
-            return _error(404, "UnknownFunctionName", f"function {name!r} is not deployed")
+            return error_answer(404, "UnknownFunctionName", f"function {name!r} is not deployed")
         return Response(entry.record, media_type=CBOR)
 
     async def serve_invoke(name: str, body: bytes) -> Response:
@@ -242,7 +237,7 @@ def gateway_app(
             raise MalformedMessage("envelope is for another function than the URL names")
         if inflight[name] >= cfg.function_concurrency:
             metrics.requests.labels(name, "throttled").inc()
-            return _error(429, "Overloaded", "function concurrency limit reached")
+            return error_answer(429, "Overloaded", "function concurrency limit reached")
         remaining = min(meta.deadline_ms / 1000 - time.time(), MAX_DEADLINE_S)
         inflight[name] += 1
         try:
@@ -269,7 +264,7 @@ def gateway_app(
         try:
             return await serve_invoke(name, body)
         except (VeilError, DispatchError) as exc:
-            return error_answer(exc)
+            return refusal(exc)
 
     invoke_limit = min(cfg.max_request_bytes, MAX_ENVELOPE)
     app.fast_path = (invoke_fast, invoke_limit)

@@ -1,6 +1,6 @@
 """The embedded platform for one gateway bench run, and the sealed envelopes it is fed.
 
-`BenchPlatform` is the launcher's `EmbeddedPlatform` (KMS + verifier
+`BenchPlatform` is `veil.wiring.embedded.EmbeddedPlatform` (KMS + verifier
 process, gateway process with its workers) with a gateway restarted per
 pool size and the bare baseline app beside it; every process it started
 is stopped when the run ends, however it ends.
@@ -18,14 +18,12 @@ from pathlib import Path
 
 from veil.client.invoke import SealedRequest, seal
 from veil.client.sdk import Client
-from veil.host.embedded import admin_token, wait_healthy
-from veil.host.launcher import EmbeddedPlatform
-from veil.kms.remote import RemoteTrust
 from veil.samples import wasm
 from veil.trusted.bundle import Bundle, Manifest
 from veil.trusted.wire.records import FunctionRecord
+from veil.wiring.embedded import HOST, EmbeddedPlatform
+from veil.wiring.processes import stop_process, wait_healthy
 
-HOST = "127.0.0.1"
 TENANT = "bench"
 ENVELOPE_LIFETIME_S = 240.0
 """Envelopes are sealed ahead with this deadline (the enclave accepts up to 5 min)."""
@@ -41,8 +39,7 @@ class BenchPlatform(EmbeddedPlatform):
 
     def start_trust_and_tenant(self) -> None:
         self.start_trust()
-        with RemoteTrust(self.trust_url) as remote:
-            remote.register_tenant(self.tenant, self.tenant_key.public, admin_token(self.data_dir))
+        self.register_tenant()
 
     def start_pool(self, stem_cells: int, max_workers: int) -> None:
         """(Re)start the gateway; healthy means its stem cells are attested and ready."""
@@ -67,17 +64,6 @@ class BenchPlatform(EmbeddedPlatform):
         for proc in self.others:
             stop_process(proc)
         self.stop()
-
-
-def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @contextlib.contextmanager

@@ -1,8 +1,10 @@
-"""The whole trusted core wired together in one process, on the sim TEE.
+"""The platform as objects in this one process, on the sim TEE: no IPC, no HTTP.
 
 Used by the core and runtimes benchmarks and the tests: a verifier,
 a KMS with its SQLite store, a tenant, and enclaves started the way a worker
-starts them (fresh keys, sim evidence, attestation, key release).
+starts them (fresh keys, sim evidence, attestation, key release). Contrast
+with `veil.wiring.embedded.EmbeddedPlatform`: the same services as child
+processes talking HTTP.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from veil.attestation.policy import Policy
 from veil.attestation.service import AttestationService, ReferenceValues
 from veil.attestation.sim import SimVerifier
 from veil.client.trust import TrustAnchors
-from veil.kms.broker import KeyBroker, Registration
-from veil.kms.policy import Policy
+from veil.kms.broker import KeyBroker
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.tee.sim import TEE, SimAttester, load_or_create_host_key, measurement
 from veil.trusted.bundle import Bundle, SignedBundle
@@ -22,17 +24,24 @@ from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.sandbox.engine import SandboxEngine
-from veil.trusted.wire.records import FunctionRecord
+from veil.trusted.wire.records import FunctionRecord, Registration
 
 
 @dataclass
 class Deployed:
+    """A function as a worker would hold it: the signed bundle and its KMS-signed record."""
+
     signed_bundle: bytes
     record: FunctionRecord
     record_bytes: bytes
 
 
-class InProcessPlatform:
+class DirectPlatform:
+    """Owns one verifier, one KMS (its store under `data_dir`), a tenant and a sandbox engine.
+
+    Enclaves it starts are plain `Enclave` objects provisioned by direct calls.
+    """
+
     def __init__(self, data_dir: Path, tenant: str = "acme") -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.sim_key = load_or_create_host_key(data_dir / "sim-host.key")

@@ -1,41 +1,37 @@
-"""Launch the embedded platform as child processes, for `veil demo`, benchmarks and tests.
+"""The embedded platform as child processes, for `veil demo`, benchmarks and tests.
 
 A KMS+verifier process and a gateway process (which starts the enclave
 workers) on free loopback ports, a tenant registered with the KMS, and a
-client pinned to the KMS and verifier keys. `stop()` ends every process.
+client pinned to the KMS and verifier keys. Every request between them goes
+over real HTTP and IPC, as under `veil up`; `stop()` ends every process.
+Contrast with `veil.wiring.direct.DirectPlatform`: the same services as
+objects in one process.
 """
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from veil.attestation.policy import Policy
 from veil.client.sdk import Client
 from veil.client.trust import TrustAnchors
-from veil.host.embedded import (
-    admin_token,
-    start_gateway_process,
-    start_trust_process,
-    wait_healthy,
-)
-from veil.kms.policy import Policy
 from veil.kms.remote import RemoteTrust
 from veil.trusted.bundle import Bundle
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.wire.records import FunctionRecord
+from veil.wiring.processes import free_port, start_service, stop_process, wait_healthy
+from veil.wiring.services import admin_token
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+HOST = "127.0.0.1"
 
 
 @dataclass
 class EmbeddedPlatform:
+    """Owns the KMS+verifier and gateway child processes it starts, and the tenant's key."""
+
     data_dir: Path
     stem_cells: int = 1
     max_workers: int = 2
@@ -53,57 +49,57 @@ class EmbeddedPlatform:
 
     @property
     def trust_url(self) -> str:
-        return f"http://127.0.0.1:{self.trust_port}"
+        return f"http://{HOST}:{self.trust_port}"
 
     @property
     def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.gateway_port}"
+        return f"http://{HOST}:{self.gateway_port}"
 
     def start_trust(self) -> None:
-        self.trust_proc = start_trust_process(
-            self.data_dir, "127.0.0.1", self.trust_port, stderr=self.trust_log
+        self.trust_proc = start_service(
+            "trust", self.data_dir, HOST, self.trust_port, stderr=self.trust_log
         )
         wait_healthy(self.trust_url, process=self.trust_proc)
 
+    def register_tenant(self) -> None:
+        """Register this platform's tenant key with its KMS (with the KMS admin token)."""
+        with RemoteTrust(self.trust_url) as remote:
+            remote.register_tenant(self.tenant, self.tenant_key.public, admin_token(self.data_dir))
+
     def start_gateway(self) -> None:
-        options = ["--stem-cells", str(self.stem_cells), "--max-workers", str(self.max_workers)]
-        self.gateway_proc = start_gateway_process(
+        options = [
+            *("--trust-url", self.trust_url),
+            *("--stem-cells", str(self.stem_cells)),
+            *("--max-workers", str(self.max_workers)),
+            *self.gateway_args,
+        ]
+        self.gateway_proc = start_service(
+            "gateway",
             self.data_dir,
-            "127.0.0.1",
+            HOST,
             self.gateway_port,
-            self.trust_url,
-            [*options, *self.gateway_args],
+            options,
             stderr=subprocess.PIPE if self.capture_logs else None,
         )
         wait_healthy(self.gateway_url, process=self.gateway_proc)
 
     def start(self) -> EmbeddedPlatform:
         self.start_trust()
-        with RemoteTrust(self.trust_url) as remote:
-            remote.register_tenant(self.tenant, self.tenant_key.public, admin_token(self.data_dir))
+        self.register_tenant()
         self.start_gateway()
         return self
 
-    @staticmethod
-    def _stop(proc: subprocess.Popen[bytes] | None) -> None:
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
     def stop_gateway(self) -> bytes:
+        """Stop the gateway (and so its workers); return its log if `capture_logs`."""
         proc, self.gateway_proc = self.gateway_proc, None
-        self._stop(proc)
+        stop_process(proc)
         if proc is None or proc.stderr is None:
             return b""
         with proc.stderr:
             return proc.stderr.read()
 
     def stop_trust(self) -> None:
-        self._stop(self.trust_proc)
+        stop_process(self.trust_proc)
         self.trust_proc = None
 
     def stop(self) -> None:
@@ -117,6 +113,7 @@ class EmbeddedPlatform:
         self.stop()
 
     def trust(self) -> TrustAnchors:
+        """The keys a client pins, fetched from the KMS (sim allowed: this is development)."""
         with RemoteTrust(self.trust_url) as remote:
             return TrustAnchors(remote.public_key, tuple(remote.verifier_keys()), allow_sim=True)
 

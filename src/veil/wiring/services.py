@@ -1,8 +1,8 @@
-"""The embedded platform: KMS + verifier service, gateway, dispatcher, registry, workers.
+"""What builds and serves each service in a process: the KMS+verifier, and the gateway.
 
-`veil up` runs `serve_trust` in a child process and the gateway in the
-foreground; everything lives under one data directory and survives
-restarts:
+`veil up` and `EmbeddedPlatform` run each as `python -m veil.wiring.services
+trust|gateway ...` (see `veil.wiring.processes.start_service`); everything
+lives under one data directory and survives restarts:
 
     <data-dir>/kms.sqlite3, kms-master.key, kms-admin.token   the KMS
     <data-dir>/verifier.key, sim-host.key                       verifier, sim TEE
@@ -14,14 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -35,13 +29,19 @@ from veil.kms.remote import RemoteTrust
 from veil.kms.server import trust_app
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.tee.sim import TEE, load_or_create_host_key, measurement
+from veil.trusted.crypto.signing import SigningKey
 
-DEFAULT_DATA_DIR = Path(os.environ.get("VEIL_DATA_DIR", Path.home() / ".local/share/veil"))
 DEFAULT_GATEWAY_PORT = 7070
 DEFAULT_TRUST_PORT = 7071
 
 
+def default_data_dir() -> Path:
+    """`$VEIL_DATA_DIR`, or ~/.local/share/veil: where `veil up` and the CLI keep state."""
+    return Path(os.environ.get("VEIL_DATA_DIR", Path.home() / ".local/share/veil"))
+
+
 def _secret_file(path: Path, make: bytes) -> bytes:
+    """The file's bytes; on first use, `make`, written with mode 0600 (never world-readable)."""
     if path.exists():
         return path.read_bytes()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,12 +52,12 @@ def _secret_file(path: Path, make: bytes) -> bytes:
 
 
 def admin_token(data_dir: Path) -> str:
+    """The KMS admin token (tenant registration), created on first use."""
     return _secret_file(data_dir / "kms-admin.token", secrets.token_hex(32).encode()).decode()
 
 
 def build_trust(data_dir: Path, production: bool = False) -> tuple[KeyBroker, AttestationService]:
-    from veil.trusted.crypto.signing import SigningKey
-
+    """The KMS and the sim verifier over the keys and store in `data_dir`."""
     data_dir.mkdir(parents=True, exist_ok=True)
     sim_key = load_or_create_host_key(data_dir / "sim-host.key")
     verifier_key = SigningKey.from_bytes(
@@ -98,76 +98,21 @@ def build_gateway(
     pool: PoolConfig | None = None,
     config: GatewayConfig | None = None,
 ) -> tuple[FastAPI, Dispatcher]:
+    """The gateway app and its dispatcher, reaching the KMS and verifier at `trust_url`."""
+    trust = RemoteTrust(trust_url)
     dispatcher = Dispatcher(
         Registry(data_dir / "registry.sqlite3"),
         trust_url,
         data_dir / "sim-host.key",
         pool,
     )
-    return gateway_app(dispatcher, RemoteTrust(trust_url), config), dispatcher
+    return gateway_app(dispatcher, trust, config), dispatcher
 
 
-def wait_healthy(
-    url: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"service for {url} exited with status {process.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1.0).is_success:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} did not become healthy in {timeout:.0f} s")
-
-
-@dataclass
-class Endpoints:
-    gateway_url: str
-    trust_url: str
-
-
-def start_trust_process(
-    data_dir: Path, host: str, port: int, stderr: int | IO[bytes] | None = None
-) -> subprocess.Popen[bytes]:
-    argv = ["trust", "--data-dir", str(data_dir), "--host", host, "--port", str(port)]
-    return subprocess.Popen(
-        [sys.executable, "-m", "veil.host.embedded", *argv], stdin=subprocess.DEVNULL, stderr=stderr
-    )
-
-
-def start_gateway_process(
-    data_dir: Path,
-    host: str,
-    port: int,
-    trust_url: str,
-    options: list[str] | None = None,
-    stderr: int | IO[bytes] | None = None,
-) -> subprocess.Popen[bytes]:
-    """`options` are further gateway flags (--stem-cells, --max-workers, ... see `main`)."""
-    argv = [
-        "gateway",
-        "--data-dir",
-        str(data_dir),
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--trust-url",
-        trust_url,
-        *(options or []),
-    ]
-    return subprocess.Popen(
-        [sys.executable, "-m", "veil.host.embedded", *argv], stdin=subprocess.DEVNULL, stderr=stderr
-    )
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m veil.host.embedded")
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m veil.wiring.services")
     parser.add_argument("service", choices=["trust", "gateway"])
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int)
     parser.add_argument("--trust-url")
@@ -179,10 +124,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--function-concurrency", type=int, default=GatewayConfig().function_concurrency
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     if args.service == "trust":
         serve_trust(args.data_dir, args.host, args.port or DEFAULT_TRUST_PORT)
         return
+    if not args.trust_url:
+        raise SystemExit("the gateway needs --trust-url (the KMS and verifier)")
     pool = PoolConfig(
         stem_cells=args.stem_cells,
         max_workers=args.max_workers,
