@@ -13,9 +13,9 @@ import pytest
 from veil.host.ipc import frame, split_frames
 from veil.host.launcher import EmbeddedPlatform
 from veil.host.worker import make_attester
-from veil.tee.gramine import GramineAttester
-from veil.tee.sim import SimAttester
-from veil.tee.tsm import TsmAttester
+from veil.trusted.attest.gramine import GramineAttester
+from veil.trusted.attest.sim import SimAttester
+from veil.trusted.attest.tsm import TsmAttester
 
 
 def test_worker_dials_a_unix_socket_attests_and_answers(tmp_path: Path) -> None:

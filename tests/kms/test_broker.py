@@ -23,7 +23,7 @@ from veil.kms.broker import (
 )
 from veil.kms.policy import Policy, PolicyRefused
 from veil.kms.store import KmsStore, load_or_create_master_key
-from veil.tee.sim import measurement
+from veil.trusted.attest.sim import measurement
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.errors import BadSignature, DecryptionFailed, MalformedMessage

@@ -24,7 +24,7 @@ from veil.host.embedded import (
     wait_healthy,
 )
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
-from veil.tee.sim import WARNING
+from veil.trusted.attest.sim import WARNING
 from veil.trusted.crypto.signing import SigningKey
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]

@@ -34,7 +34,7 @@ from veil.kms.broker import KeyBroker
 from veil.kms.remote import RemoteTrust
 from veil.kms.server import trust_app
 from veil.kms.store import KmsStore, load_or_create_master_key
-from veil.tee.sim import TEE, load_or_create_host_key, measurement
+from veil.trusted.attest.sim import TEE, load_or_create_host_key, measurement
 
 DEFAULT_DATA_DIR = Path(os.environ.get("VEIL_DATA_DIR", Path.home() / ".local/share/veil"))
 DEFAULT_GATEWAY_PORT = 7070

@@ -24,10 +24,10 @@ import cbor2
 
 from veil.host.ipc import serve
 from veil.kms.remote import RemoteTrust
-from veil.tee.attester import Attester
-from veil.tee.gramine import GramineAttester
-from veil.tee.sim import TEE, SimAttester, load_or_create_host_key
-from veil.tee.tsm import TsmAttester
+from veil.trusted.attest.attester import Attester
+from veil.trusted.attest.gramine import GramineAttester
+from veil.trusted.attest.sim import TEE, SimAttester, load_or_create_host_key
+from veil.trusted.attest.tsm import TsmAttester
 from veil.trusted.enclave import Enclave
 from veil.trusted.sandbox import command, reactor  # noqa: F401  (loaded before the first cold start)
 

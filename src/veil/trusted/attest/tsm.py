@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from veil.tee.attester import check_report_data
-from veil.tee.errors import AttesterError, ProviderMismatch, ReportRaced, TeeUnavailable
+from veil.trusted.attest.attester import check_report_data
+from veil.trusted.attest.errors import AttesterError, ProviderMismatch, ReportRaced, TeeUnavailable
 
 DEFAULT_ROOT = Path("/sys/kernel/config/tsm/report")
 PROVIDERS = {"tdx": "tdx_guest", "snp": "sev_guest"}
