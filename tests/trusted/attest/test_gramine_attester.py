@@ -67,7 +67,9 @@ def test_report_data_must_be_64_bytes(tmp_path: Path) -> None:
 
 
 def test_the_manifest_template_asks_for_dcap_and_no_debug() -> None:
-    template = resources.files("veil.trusted.attest.manifests").joinpath("veil-worker.manifest.template")
+    template = resources.files("veil.trusted.attest.manifests").joinpath(
+        "veil-worker.manifest.template"
+    )
     text = template.read_text()
     assert 'sgx.remote_attestation = "dcap"' in text
     assert "sgx.debug = false" in text
