@@ -98,13 +98,11 @@ def build_gateway(
     pool: PoolConfig | None = None,
     config: GatewayConfig | None = None,
 ) -> tuple[FastAPI, Dispatcher]:
+    trust = RemoteTrust(trust_url)
     dispatcher = Dispatcher(
-        Registry(data_dir / "registry.sqlite3"),
-        trust_url,
-        data_dir / "sim-host.key",
-        pool,
+        Registry(data_dir / "registry.sqlite3"), trust, data_dir / "sim-host.key", pool
     )
-    return gateway_app(dispatcher, RemoteTrust(trust_url), config), dispatcher
+    return gateway_app(dispatcher, trust, config), dispatcher
 
 
 def wait_healthy(

@@ -48,13 +48,19 @@ GRANT_SUITE = hazmat.Suite.PQ_HYBRID
 class UnknownFunction(Refused):
     """A request for a function this enclave holds no keys for (misrouted by the host)."""
 
+    public_message = "no such function in this enclave"
+
 
 class GrantRefused(Refused):
     """A key grant for another enclave, or whose keys do not match its function record."""
 
+    public_message = "key grant refused"
+
 
 class NotAttested(Refused):
     """The enclave was asked to serve before the host installed its attestation result."""
+
+    public_message = "enclave is not attested yet"
 
 
 def _wall_clock_ms() -> int:

@@ -16,7 +16,8 @@ REPORT_DATA_SIZE = 64
 class Attester(Protocol):
     """Produces evidence of TEE type `tee` binding `report_data` (exactly 64 bytes)."""
 
-    tee: str
+    @property
+    def tee(self) -> str: ...
 
     def evidence(self, report_data: bytes) -> bytes: ...
 

@@ -5,9 +5,10 @@ evidence is signed by a per-host key that the host itself holds, so it
 proves only that this host's Veil produced it. Use it to develop and test;
 a production KMS policy refuses it.
 
-The measurement is a hash of the code the enclave runs: every source file of
-`veil.trusted` and the wasmtime version, as a real TEE would measure the
-enclave image.
+The measurement is a hash of the code the enclave process loads, as a real
+TEE measures the enclave image: every file of `veil.trusted` (its .js
+prelude too) and `veil/__init__.py`, exactly the set the Gramine manifest
+trusts, and the versions of the third-party distributions it imports.
 """
 
 from __future__ import annotations
@@ -30,19 +31,32 @@ WARNING: Final = (
 )
 
 
+DISTRIBUTIONS: Final = ("cbor2", "cryptography", "wasmtime", "qjs-wasi-reactor.wasm")
+"""The third-party distributions the enclave process imports or loads code from."""
+
+
+def measured_files() -> list[Path]:
+    """What the enclave process may load from Veil: `veil/__init__.py` and all of `veil/trusted`."""
+    veil = Path(str(resources.files("veil")))
+    trusted = [p for p in (veil / "trusted").rglob("*") if p.is_file()]
+    return sorted([veil / "__init__.py", *(p for p in trusted if "__pycache__" not in p.parts)])
+
+
+def _version(distribution: str) -> bytes:
+    try:
+        return f"{distribution}=={metadata.version(distribution)}".encode()
+    except metadata.PackageNotFoundError:
+        return f"{distribution} absent".encode()
+
+
 @cache
 def measurement() -> bytes:
-    """SHA-256 over the trusted core's sources (path and content) and the wasmtime version."""
-    root = resources.files("veil.trusted")
-    parts: list[bytes] = [b"veil/sim-measurement/v1", metadata.version("wasmtime").encode()]
-    for path in sorted(_sources(Path(str(root)))):
-        rel = path.relative_to(Path(str(root))).as_posix().encode()
-        parts += [rel, sha256(path.read_bytes())]
+    """SHA-256 over the measured files (path and content) and the distributions' versions."""
+    veil = Path(str(resources.files("veil")))
+    parts: list[bytes] = [b"veil/sim-measurement/v2", *map(_version, DISTRIBUTIONS)]
+    for path in measured_files():
+        parts += [path.relative_to(veil).as_posix().encode(), sha256(path.read_bytes())]
     return sha256(*parts)
-
-
-def _sources(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*.py") if "__pycache__" not in p.parts]
 
 
 class SimAttester:

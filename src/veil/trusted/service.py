@@ -1,0 +1,93 @@
+"""The operations the enclave process serves to the host, each argument checked.
+
+The host relays everything the enclave needs from outside (a verifier
+nonce, the attestation result, a sealed key grant, a bundle, sealed
+requests) as bytes over the channel; the enclave itself makes no network
+call. Each op checks its argument's shape (a wrong one is a
+`MalformedMessage`) before `Enclave` verifies its content.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from veil.trusted.attest.attester import Attester
+from veil.trusted.enclave import Enclave
+from veil.trusted.errors import MalformedMessage
+from veil.trusted.wire import cbor
+from veil.trusted.wire.binding import NONCE_SIZE
+
+
+def _expect(arg: object, kind: type) -> Any:
+    if not isinstance(arg, kind):
+        raise MalformedMessage("operation argument has the wrong type")
+    return arg
+
+
+def loaded_modules() -> list[str]:
+    """Names of the Veil modules this process has imported: what it must have measured."""
+    return sorted(name for name in sys.modules if name == "veil" or name.startswith("veil."))
+
+
+class EnclaveService:
+    """Owns one `Enclave` and its attester; answers `handle(op, arg)` with reply bytes."""
+
+    def __init__(self, enclave: Enclave, attester: Attester) -> None:
+        self.enclave = enclave
+        self.attester = attester
+        self.token: str | None = None
+        self._ops: dict[str, Callable[[Any], bytes]] = {
+            "info": self._info,
+            "evidence": self._evidence,
+            "attested": self._attested,
+            "key_request": self._key_request,
+            "install": self._install,
+            "invoke": lambda arg: self.enclave.handle(_expect(arg, bytes)),
+            "ping": lambda arg: bytes(_expect(arg, bytes)),
+        }
+
+    def handle(self, op: str, arg: object) -> bytes:
+        operation = self._ops.get(op)
+        if operation is None:
+            raise MalformedMessage("unknown operation")
+        return operation(arg)
+
+    def _info(self, _arg: object) -> bytes:
+        return cbor.encode(
+            {
+                "pid": os.getpid(),
+                "key_id": self.enclave.key_id,
+                "tee": self.attester.tee,
+                "attestation": self.token,
+                "functions": sorted(self.enclave.functions()),
+                "modules": loaded_modules(),
+            }
+        )
+
+    def _evidence(self, arg: object) -> bytes:
+        """Evidence binding this enclave's keys to the verifier's nonce, and the binding."""
+        nonce: bytes = _expect(arg, bytes)
+        if len(nonce) != NONCE_SIZE:
+            raise MalformedMessage("verifier nonce has the wrong length")
+        evidence = self.attester.evidence(self.enclave.report_data(nonce))
+        binding = self.enclave.binding.to_bytes()
+        return cbor.encode({"tee": self.attester.tee, "evidence": evidence, "binding": binding})
+
+    def _attested(self, token: object) -> bytes:
+        self.token = _expect(token, str)
+        self.enclave.set_attestation(self.token)
+        return b""
+
+    def _key_request(self, arg: object) -> bytes:
+        m = cbor.check_map(arg, {"fn": str, "digest": bytes})
+        return self.enclave.key_request(m["fn"], m["digest"])
+
+    def _install(self, arg: object) -> bytes:
+        m = cbor.check_map(arg, {"bundle": bytes, "grant": bytes})
+        start = time.perf_counter()
+        self.enclave.install(m["bundle"], m["grant"])
+        return cbor.encode({"install_ms": (time.perf_counter() - start) * 1000})
