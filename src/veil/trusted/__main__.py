@@ -24,12 +24,7 @@ from veil.trusted.service import EnclaveService
 
 
 def connect(address: str) -> socket.socket:
-    """Dial the host: a Unix socket path, or HOST:PORT.
-
-    Inside a real TEE (Gramine, a confidential VM) the enclave cannot inherit
-    a descriptor from the host, so it connects out; the channel carries only
-    what the host may see anyway.
-    """
+    """Dial the host (/unix/path or HOST:PORT): in a real TEE there is no fd to inherit."""
     if ":" in address and not address.startswith("/"):
         host, _, port = address.rpartition(":")
         return socket.create_connection((host, int(port)))

@@ -41,11 +41,7 @@ def frame(message: dict[str, Any]) -> bytes:
 
 
 def split_frames(buffer: bytearray) -> list[dict[str, Any]]:
-    """Remove and return every complete frame at the start of `buffer`.
-
-    Raises `MalformedMessage` (the channel must then be closed) for a frame
-    over the size limit or a body that is not a plain CBOR map.
-    """
+    """Remove and return the complete frames in `buffer`; `MalformedMessage` ends the channel."""
     out: list[dict[str, Any]] = []
     offset = 0
     while len(buffer) - offset >= HEADER.size:
@@ -82,13 +78,7 @@ def _reply(message: dict[str, Any], handler: Handler) -> bytes:
 
 
 def _next_read(sock: socket.socket) -> bytes:
-    """The next bytes from the host: polled for `SPIN_S`, then a blocking read.
-
-    An enclave that blocks at once lets its CPU go idle, and waking an idle
-    (virtual) CPU costs tens of µs on every call of a ping-pong; polling
-    briefly first keeps back-to-back calls off that path, and costs
-    nothing when the next call is already waiting.
-    """
+    """Poll for `SPIN_S`, then block: waking an idle (virtual) CPU costs tens of µs a call."""
     deadline = time.perf_counter() + SPIN_S
     while True:
         try:
@@ -99,11 +89,7 @@ def _next_read(sock: socket.socket) -> bytes:
 
 
 def serve(sock: socket.socket, handler: Handler) -> None:
-    """Answer calls until the host closes the channel or sends a malformed frame.
-
-    One read takes every frame that has arrived; each is answered as soon
-    as it is handled, so no reply waits for the work on a later call.
-    """
+    """Answer calls, each as soon as it is handled, until the host closes or misframes."""
     buffer = bytearray()
     while data := _next_read(sock):
         buffer += data

@@ -13,51 +13,31 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from veil.trusted.bundle import BundleRefused
-from veil.trusted.enclave import GrantRefused, NotAttested, UnknownFunction
-from veil.trusted.errors import (
-    BadSignature,
-    DecryptionFailed,
-    InternalError,
-    MalformedMessage,
-    MessageTooLarge,
-    Refused,
-    VeilError,
-)
-from veil.trusted.replay import ReplayedRequest, ReplayWindowFull, RequestExpired
+from veil.trusted import bundle, enclave, errors, replay
 
-REFUSALS: Final[Mapping[str, type[Refused]]] = MappingProxyType(
+REFUSALS: Final[Mapping[str, type[errors.Refused]]] = MappingProxyType(
     {
         cls.__name__: cls
         for cls in (
-            MalformedMessage,
-            MessageTooLarge,
-            BadSignature,
-            DecryptionFailed,
-            BundleRefused,
-            GrantRefused,
-            NotAttested,
-            UnknownFunction,
-            RequestExpired,
-            ReplayedRequest,
-            ReplayWindowFull,
+            *(errors.MalformedMessage, errors.MessageTooLarge, errors.BadSignature),
+            *(errors.DecryptionFailed, bundle.BundleRefused, enclave.GrantRefused),
+            *(enclave.NotAttested, enclave.UnknownFunction, replay.RequestExpired),
+            *(replay.ReplayedRequest, replay.ReplayWindowFull),
         )
     }
 )
 """Every refusal that may cross to the host, by the name that crosses."""
 
-INTERNAL: Final = (InternalError.__name__, InternalError.public_message)
-
 
 def to_host(exc: BaseException) -> tuple[str, str]:
     """The (class name, message) the host is told for `exc`: fixed strings only."""
-    cls = REFUSALS.get(type(exc).__name__)
-    if cls is not None and type(exc) is cls:
-        return cls.__name__, cls.public_message
-    return INTERNAL
+    cls = REFUSALS.get(type(exc).__name__, errors.InternalError)
+    if type(exc) is not cls:
+        cls = errors.InternalError
+    return cls.__name__, cls.public_message
 
 
-def rebuild(name: str) -> VeilError:
+def rebuild(name: str) -> errors.VeilError:
     """On the host: the error an enclave reply names, with its public message."""
-    cls = REFUSALS.get(name, InternalError)
+    cls = REFUSALS.get(name, errors.InternalError)
     return cls(cls.public_message)

@@ -28,9 +28,11 @@ def _expect(arg: object, kind: type) -> Any:
     return arg
 
 
-def loaded_modules() -> list[str]:
-    """Names of the Veil modules this process has imported: what it must have measured."""
-    return sorted(name for name in sys.modules if name == "veil" or name.startswith("veil."))
+def loaded_modules() -> tuple[list[str], list[str]]:
+    """What this process imported, for tests: Veil modules, and other non-stdlib top levels."""
+    tops = {name.partition(".")[0] for name in sys.modules} - set(sys.stdlib_module_names)
+    veil = sorted(name for name in sys.modules if name == "veil" or name.startswith("veil."))
+    return veil, sorted(tops - {"veil", "__main__"})
 
 
 class EnclaveService:
@@ -57,6 +59,7 @@ class EnclaveService:
         return operation(arg)
 
     def _info(self, _arg: object) -> bytes:
+        modules, libraries = loaded_modules()
         return cbor.encode(
             {
                 "pid": os.getpid(),
@@ -64,7 +67,8 @@ class EnclaveService:
                 "tee": self.attester.tee,
                 "attestation": self.token,
                 "functions": sorted(self.enclave.functions()),
-                "modules": loaded_modules(),
+                "modules": modules,
+                "libraries": libraries,
             }
         )
 

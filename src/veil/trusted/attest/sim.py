@@ -31,7 +31,7 @@ WARNING: Final = (
 )
 
 
-DISTRIBUTIONS: Final = ("cbor2", "cryptography", "wasmtime", "qjs-wasi-reactor.wasm")
+DISTRIBUTIONS: Final = ("cbor2", "cffi", "cryptography", "wasmtime", "qjs-wasi-reactor.wasm")
 """The third-party distributions the enclave process imports or loads code from."""
 
 
