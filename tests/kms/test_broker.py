@@ -24,6 +24,7 @@ from veil.kms.broker import (
 from veil.kms.policy import Policy, PolicyRefused
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.trusted.attest.sim import measurement
+from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.errors import BadSignature, DecryptionFailed, MalformedMessage
@@ -140,8 +141,10 @@ def test_grant_opens_only_in_the_enclave_it_was_sealed_to(
         platform.kms.public_key,
     )
     with pytest.raises(DecryptionFailed):
-        thief._hpke.open(
-            grant.sealed, grant_info(echo.record.name, echo.record.digest, thief.key_id)
+        hazmat.hpke_open(
+            thief._hpke,
+            grant.sealed,
+            grant_info(echo.record.name, echo.record.digest, thief.key_id),
         )
 
 

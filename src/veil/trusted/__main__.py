@@ -1,10 +1,7 @@
-"""`python -m veil.trusted`: the enclave process, serving its host over one socket.
+"""`python -m veil.trusted`: the enclave process, loading only measured code (`veil.trusted`).
 
-Everything this process loads from Veil is `veil.trusted`, which is what
-the `sim` measurement hashes and what the Gramine manifest trusts. It
-makes no network call of its own: the host relays (see `service`). It
-prints nothing the host could learn from: an error at start-up exits with
-status 2 (bad arguments) or 1, and no message derived from the failure.
+It dials nothing but its host, which relays for it (see `service`), and prints
+nothing about a failure: status 2 for bad arguments, 1 for anything else.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
-"""The host↔enclave frame format and the enclave's serve loop.
+"""The host↔enclave frames (one format; `veil.host.ipc` imports it) and the serve loop.
 
-A frame is a 4-byte big-endian length and a CBOR map: a call `{id, op, arg}`
-from the host, a reply `{id, ok, body}` or `{id, ok: false, error, detail}`
-from the enclave. `veil.host.ipc` imports this format, so there is one.
-
-Every byte here comes from the host, the adversary: a frame over
-`MAX_FRAME` is refused from its header, before it is buffered, and the
-body is decoded by the strict bounded decoder (no tags, bounded depth). A
-frame that is not a well-formed call ends the channel: there is no id to
-answer it under. Errors cross only through `edge.to_host`.
+A frame: 4-byte big-endian length, then a CBOR map: `{id, op, arg}` from the
+host, `{id, ok, body}` or `{id, ok: false, error, detail}` back. The host is
+the adversary: a frame over `MAX_FRAME` is refused from its header, before it
+is buffered; bodies go through the strict bounded decoder; a frame that is not
+a call ends the channel (no id to answer under); errors cross via `edge`.
 """
 
 from __future__ import annotations

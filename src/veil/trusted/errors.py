@@ -56,9 +56,8 @@ class FunctionError(VeilError):
 
 
 class InternalError(VeilError):
-    """The enclave failed for a reason it does not tell the host (see `veil.trusted.edge`).
+    """A failure the enclave does not explain to the host (see `veil.trusted.edge`).
 
-    Contrast with `Refused`: a refusal names a check on a message from
-    outside; an internal error may stem from anything, decrypted data
-    included, so it crosses the edge with no detail at all.
+    Contrast with `Refused`, a named check on outside input: this may stem from
+    anything, decrypted data included, so it crosses with no detail at all.
     """

@@ -1,10 +1,7 @@
-"""The operations the enclave process serves to the host, each argument checked.
+"""The operations the enclave serves: the host relays nonces, results, grants, requests.
 
-The host relays everything the enclave needs from outside (a verifier
-nonce, the attestation result, a sealed key grant, a bundle, sealed
-requests) as bytes over the channel; the enclave itself makes no network
-call. Each op checks its argument's shape (a wrong one is a
-`MalformedMessage`) before `Enclave` verifies its content.
+Each op checks its argument's shape (`MalformedMessage`) before `Enclave`
+verifies its content; the enclave itself makes no network call.
 """
 
 from __future__ import annotations
@@ -20,6 +17,8 @@ from veil.trusted.enclave import Enclave
 from veil.trusted.errors import MalformedMessage
 from veil.trusted.wire import cbor
 from veil.trusted.wire.binding import NONCE_SIZE
+
+OPS = frozenset({"info", "evidence", "attested", "key_request", "install", "invoke", "ping"})
 
 
 def _expect(arg: object, kind: type) -> Any:
@@ -42,21 +41,18 @@ class EnclaveService:
         self.enclave = enclave
         self.attester = attester
         self.token: str | None = None
-        self._ops: dict[str, Callable[[Any], bytes]] = {
-            "info": self._info,
-            "evidence": self._evidence,
-            "attested": self._attested,
-            "key_request": self._key_request,
-            "install": self._install,
-            "invoke": lambda arg: self.enclave.handle(_expect(arg, bytes)),
-            "ping": lambda arg: bytes(_expect(arg, bytes)),
-        }
 
     def handle(self, op: str, arg: object) -> bytes:
-        operation = self._ops.get(op)
-        if operation is None:
+        if op not in OPS:  # checked before the name reaches getattr
             raise MalformedMessage("unknown operation")
+        operation: Callable[[object], bytes] = getattr(self, f"_{op}")
         return operation(arg)
+
+    def _invoke(self, envelope: object) -> bytes:
+        return self.enclave.handle(_expect(envelope, bytes))
+
+    def _ping(self, data: object) -> bytes:
+        return bytes(_expect(data, bytes))
 
     def _info(self, _arg: object) -> bytes:
         modules, libraries = loaded_modules()

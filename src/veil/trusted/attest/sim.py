@@ -1,14 +1,13 @@
 """The `sim` TEE: every protocol runs for real, but NOTHING is protected.
 
-The enclave runs as an ordinary process; the host can read its memory. The
-evidence is signed by a per-host key that the host itself holds, so it
-proves only that this host's Veil produced it. Use it to develop and test;
-a production KMS policy refuses it.
+The enclave is an ordinary process the host can read; its evidence is signed
+by a per-host key the host holds, so it proves only that this host's Veil made
+it. For development and tests; a production KMS policy refuses it.
 
-The measurement is a hash of the code the enclave process loads, as a real
-TEE measures the enclave image: every file of `veil.trusted` (its .js
-prelude too) and `veil/__init__.py`, exactly the set the Gramine manifest
-trusts, and the versions of the third-party distributions it imports.
+The measurement hashes what the enclave process loads, as a real TEE measures
+its image: every file of `veil.trusted` (the .js prelude too) and
+`veil/__init__.py` (the set the Gramine manifest trusts), and the versions of
+the third-party distributions it imports.
 """
 
 from __future__ import annotations
@@ -42,18 +41,14 @@ def measured_files() -> list[Path]:
     return sorted([veil / "__init__.py", *(p for p in trusted if "__pycache__" not in p.parts)])
 
 
-def _version(distribution: str) -> bytes:
-    try:
-        return f"{distribution}=={metadata.version(distribution)}".encode()
-    except metadata.PackageNotFoundError:
-        return f"{distribution} absent".encode()
-
-
 @cache
 def measurement() -> bytes:
     """SHA-256 over the measured files (path and content) and the distributions' versions."""
     veil = Path(str(resources.files("veil")))
-    parts: list[bytes] = [b"veil/sim-measurement/v2", *map(_version, DISTRIBUTIONS)]
+    parts = [
+        b"veil/sim-measurement/v2",
+        *(f"{d}=={metadata.version(d)}".encode() for d in DISTRIBUTIONS),
+    ]
     for path in measured_files():
         parts += [path.relative_to(veil).as_posix().encode(), sha256(path.read_bytes())]
     return sha256(*parts)
