@@ -7,6 +7,7 @@ spawning real enclave processes, real sockets; the host relays for them.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import sys
@@ -30,8 +31,9 @@ from veil.kms.remote import RemoteTrust
 from veil.trusted.attest.sim import DISTRIBUTIONS, measured_files
 from veil.trusted.bundle import Bundle, SignedBundle
 from veil.trusted.channel import frame, split_frames
-from veil.trusted.crypto import hazmat
+from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey
+from veil.trusted.wire.envelope import Envelope, Metadata
 from veil.trusted.wire.records import FunctionRecord
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -259,3 +261,33 @@ def test_a_frame_that_is_not_a_call_ends_the_channel(dialled: Dialled, body: byt
     dialled.conn.sendall(len(body).to_bytes(4, "big") + body)
     assert dialled.conn.recv(10) == b""
     assert dialled.close() == b""
+
+
+def test_an_error_quoting_decrypted_data_crosses_the_channel_as_fixed_text_only(
+    trust: EmbeddedPlatform, dialled: Dialled, tmp_path: Path
+) -> None:
+    """The sealed payload opens but has a field named with the tenant's secret, which
+    the payload parser's own message quotes: not a byte of it may reach the host."""
+    secret = "VEIL-MARKER-a41c-tenant-plaintext"
+    with RemoteTrust(trust.trust_url) as remote:
+        dialled.attest(remote)
+        registry = Registry(tmp_path / "registry.sqlite3")
+        record = deploy(trust, remote, registry, echo_bundle())
+        request = dialled.body("key_request", {"fn": record.name, "digest": record.digest})
+        grant = remote.release(request)
+    bundle = registry.bundle(record.digest)
+    dialled.body("install", {"bundle": bundle, "grant": grant})
+    meta = Metadata(record.name, os.urandom(16), int((time.time() + 30) * 1000))
+    payload = cbor2.dumps({"input": b"x", "reply_key": bytes(32), secret: b""})
+    sealed = recipes.seal_request(record.suite, record.public_key, payload, meta.info())
+    dialled.conn.sendall(frame({"id": 7, "op": "invoke", "arg": Envelope(meta, sealed).to_bytes()}))
+    raw = dialled.conn.recv(65536)
+    (reply,) = split_frames(bytearray(raw))
+    assert reply == {
+        "id": 7,
+        "ok": False,
+        "error": "MalformedMessage",
+        "detail": "message does not parse",
+    }
+    assert secret.encode() not in raw
+    assert secret.encode() not in dialled.close()

@@ -85,13 +85,15 @@ def _next_read(sock: socket.socket) -> bytes:
 
 
 def serve(sock: socket.socket, handler: Handler) -> None:
-    """Answer calls, each as soon as it is handled, until the host closes or misframes."""
+    """Answer calls, each as soon as it is handled, until the host hangs up or misframes;
+    then close the channel."""
     buffer = bytearray()
-    while data := _next_read(sock):
-        buffer += data
-        try:
-            calls = [cbor.check_map(m, CALL) for m in split_frames(buffer)]
-        except MalformedMessage:
-            return
-        for call in calls:
-            sock.sendall(_reply(call, handler))
+    with sock:
+        while data := _next_read(sock):
+            buffer += data
+            try:
+                calls = [cbor.check_map(m, CALL) for m in split_frames(buffer)]
+            except MalformedMessage:
+                return
+            for call in calls:
+                sock.sendall(_reply(call, handler))
