@@ -211,9 +211,10 @@ def _measure_ipc(platform: BenchPlatform, n: int, batches: int = 10) -> tuple[fl
     from veil.kms.remote import RemoteTrust
 
     async def measure() -> tuple[float, float]:
+        remote = RemoteTrust(platform.trust_url)
         dispatcher = Dispatcher(
             Registry(platform.data_dir / "ipc-bench.sqlite3"),
-            RemoteTrust(platform.trust_url),
+            remote,
             platform.data_dir / "sim-host.key",
             PoolConfig(stem_cells=1, max_workers=1),
         )
@@ -236,6 +237,7 @@ def _measure_ipc(platform: BenchPlatform, n: int, batches: int = 10) -> tuple[fl
             return small, large
         finally:
             await dispatcher.stop()
+            remote.close()
 
     return uvloop.run(measure())
 
