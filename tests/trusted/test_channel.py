@@ -137,3 +137,14 @@ def test_split_frames_of_any_bytes_yields_maps_or_refuses(data: bytes) -> None:
     except MalformedMessage:
         return
     assert all(isinstance(m, dict) for m in messages)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"\x5b", b"\x7b", b"\x9b", b"\xbb"],
+    ids=["bytes", "text", "array", "map"],
+)
+def test_a_body_declaring_more_than_it_carries_is_refused_without_allocating(head: bytes) -> None:
+    body = head + (2**62).to_bytes(8, "big") + b"\x00" * 64
+    with pytest.raises(MalformedMessage):
+        split_frames(bytearray(HEADER.pack(len(body)) + body))
