@@ -21,7 +21,7 @@ from veil.attestation.factory import verifier_for
 from veil.attestation.result import verify_token
 from veil.attestation.service import AttestationService, ReferenceValues
 from veil.attestation.sim import EvidenceStale, SimVerifier
-from veil.tee.sim import EVIDENCE_CONTEXT, SimAttester, measurement
+from veil.trusted.attest.sim import EVIDENCE_CONTEXT, SimAttester, measurement
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.wire import cbor, signed

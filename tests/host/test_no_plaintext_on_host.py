@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import cbor2
+import httpx
 import pytest
 
 from veil.client.project import WASM_TEMPLATE
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.trusted.bundle import Bundle, Manifest
+from veil.trusted.crypto import recipes
+from veil.trusted.wire.envelope import Envelope, Metadata
 from veil.wiring.embedded import EmbeddedPlatform
 
 MARKER = b"VEIL-MARKER-7f3a9c2e51d84b06-DO-NOT-LEAK"
@@ -65,5 +70,29 @@ def test_marker_and_keys_never_reach_gateway_memory_or_logs(tmp_path: Path) -> N
             assert secret not in dump, f"{what} found in gateway memory"
             assert secret not in logs and secret not in events, f"{what} found in host logs"
         assert re.search(rb"acme/hello", dump), "sanity: routing metadata is visible to the host"
+    finally:
+        platform.stop()
+
+
+def test_an_enclave_error_quoting_decrypted_data_reaches_the_host_as_fixed_text(
+    tmp_path: Path,
+) -> None:
+    """The sealed payload parses but names an unexpected field: the parser's own message
+    quotes that (decrypted) field name. Only the fixed refusal text may reach the host."""
+    platform = EmbeddedPlatform(tmp_path / "data").start()
+    try:
+        with platform.client() as client:
+            record = platform.deploy(client, hello_bundle())
+        meta = Metadata(record.name, os.urandom(16), int((time.time() + 30) * 1000))
+        payload = cbor2.dumps({"input": b"", "reply_key": bytes(32), MARKER.decode(): b""})
+        sealed = recipes.seal_request(record.suite, record.public_key, payload, meta.info())
+        answer = httpx.post(
+            f"{platform.gateway_url}/v1/invoke/{record.name}",
+            content=Envelope(meta, sealed).to_bytes(),
+        )
+        assert (answer.status_code, answer.json()["error"]) == (400, "MalformedMessage")
+        assert answer.json()["detail"] == "message does not parse"
+        logs = platform.stop_gateway()
+        assert MARKER not in answer.content and MARKER not in logs
     finally:
         platform.stop()

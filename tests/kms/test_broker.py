@@ -21,7 +21,8 @@ from veil.kms.errors import (
     WrongKms,
 )
 from veil.kms.store import KmsStore, load_or_create_master_key
-from veil.tee.sim import measurement
+from veil.trusted.attest.sim import measurement
+from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.errors import BadSignature, DecryptionFailed, MalformedMessage
@@ -139,8 +140,10 @@ def test_grant_opens_only_in_the_enclave_it_was_sealed_to(
         platform.kms.public_key,
     )
     with pytest.raises(DecryptionFailed):
-        thief._hpke.open(
-            grant.sealed, grant_info(echo.record.name, echo.record.digest, thief.key_id)
+        hazmat.hpke_open(
+            thief._hpke,
+            grant.sealed,
+            grant_info(echo.record.name, echo.record.digest, thief.key_id),
         )
 
 

@@ -23,7 +23,7 @@ from veil.client.invoke import open_response, seal
 from veil.kms.errors import DigestNotRegistered, RemoteError, UnknownFunctionName, UnknownTenant
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
 from veil.kms.server import MAX_BODY, trust_app
-from veil.tee.sim import TEE
+from veil.trusted.attest.sim import TEE
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.errors import BadSignature, MalformedMessage

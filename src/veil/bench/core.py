@@ -16,7 +16,7 @@ from veil.bench.harness import Metric, percentile, timings_us
 from veil.client.invoke import seal
 from veil.samples import wasm
 from veil.trusted.bundle import Bundle, Manifest
-from veil.trusted.crypto import hazmat
+from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.reactor import ReactorSandbox
 from veil.wiring.direct import DirectPlatform
@@ -72,7 +72,10 @@ def _hpke_us(suite: hazmat.Suite, n: int) -> float:
     data = b"x" * 1024
     return percentile(
         timings_us(
-            lambda: key.open(hazmat.hpke_seal(suite, key.public_bytes, data, b"i"), b"i"), n
+            lambda: recipes.open_request(
+                key, recipes.seal_request(suite, key.public_bytes, data, b"i"), b"i"
+            ),
+            n,
         ),
         50,
     )

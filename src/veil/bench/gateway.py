@@ -261,11 +261,13 @@ def _measure_ipc(platform: BenchPlatform, n: int, batches: int = 10) -> tuple[fl
 
     from veil.host.dispatcher import Dispatcher, PoolConfig
     from veil.host.registry import Registry
+    from veil.kms.remote import RemoteTrust
 
     async def measure() -> tuple[float, float]:
+        remote = RemoteTrust(platform.trust_url)
         dispatcher = Dispatcher(
             Registry(platform.data_dir / "ipc-bench.sqlite3"),
-            platform.trust_url,
+            remote,
             platform.data_dir / "sim-host.key",
             PoolConfig(stem_cells=1, max_workers=1),
         )
@@ -288,6 +290,7 @@ def _measure_ipc(platform: BenchPlatform, n: int, batches: int = 10) -> tuple[fl
             return small, large
         finally:
             await dispatcher.stop()
+            remote.close()
 
     return uvloop.run(measure())
 

@@ -21,7 +21,7 @@ from veil.client.invoke import open_response, seal
 from veil.client.project import Project, scaffold
 from veil.client.sdk import Client
 from veil.samples import wasm
-from veil.tee.sim import WARNING
+from veil.trusted.attest.sim import WARNING
 from veil.trusted.bundle import Bundle, Manifest
 from veil.trusted.wire.envelope import Envelope, Response
 from veil.trusted.wire.records import FunctionRecord

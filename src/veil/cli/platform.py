@@ -15,7 +15,7 @@ from veil.cli.context import emit_json, err, gateway_client, human_errors, load_
 from veil.client.keys import save_key
 from veil.host.dispatcher import PoolConfig
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
-from veil.tee.sim import WARNING
+from veil.trusted.attest.sim import WARNING
 from veil.trusted.crypto.signing import SigningKey
 from veil.wiring.processes import start_service, stop_process, wait_healthy
 from veil.wiring.services import (

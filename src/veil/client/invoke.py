@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from veil.attestation.result import AttestationResult, verify_token
 from veil.client.trust import TrustAnchors
-from veil.trusted.crypto import hazmat
+from veil.trusted.crypto import recipes
 from veil.trusted.errors import Refused
 from veil.trusted.wire.envelope import (
     REQUEST_ID_SIZE,
@@ -77,7 +77,7 @@ def seal(
 ) -> SealedRequest:
     deadline_ms = int((time.time() + timeout_s) * 1000)
     meta = Metadata(record.name, os.urandom(REQUEST_ID_SIZE), deadline_ms, chain)
-    reply_key = hazmat.new_aead_key()
+    reply_key = recipes.new_symmetric_key()
     envelope = seal_request(record.suite, record.public_key, meta, RequestPayload(data, reply_key))
     return SealedRequest(envelope, meta, reply_key, record)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import itertools
 import os
 import socket
@@ -32,6 +33,7 @@ import cbor2
 from veil.host.events import EventLog
 from veil.host.ipc import Channel, ChannelClosed, ChannelError
 from veil.host.metrics import Metrics
+from veil.host.provision import attest_enclave, load_function
 from veil.host.registry import Registry
 from veil.host.transport import (
     DeadlineExceeded,
@@ -40,7 +42,9 @@ from veil.host.transport import (
     Overloaded,
     WorkerDied,
 )
-from veil.kms.errors import rebuild as error_from
+from veil.host.trust import TrustServices
+from veil.trusted import edge
+from veil.trusted.errors import VeilError
 
 
 @dataclass
@@ -77,14 +81,15 @@ class Dispatcher:
     def __init__(
         self,
         registry: Registry,
-        trust_url: str,
+        trust: TrustServices,
         sim_key: Path,
         config: PoolConfig | None = None,
         events: EventLog | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.registry = registry
-        self.trust_url = trust_url
+        self.trust = trust
+        self._kms_key: str | None = None
         self.sim_key = sim_key
         self.config = config or PoolConfig()
         self.events = events or EventLog()
@@ -119,32 +124,34 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _call(self, worker: WorkerHandle) -> Any:
+        """`async (op, arg) -> bytes` to one worker, bounded by the spawn timeout."""
+        return functools.partial(worker.channel.call, timeout=self.config.spawn_timeout_s)
+
     async def _spawn(self) -> WorkerHandle | None:
-        """Start a worker process and wait until its enclave is attested."""
+        """Start an enclave process (`python -m veil.trusted`), attest it, relaying for it."""
         self._spawning += 1
         parent, child = socket.socketpair()
+        process = None
         try:
+            if self._kms_key is None:  # the KMS key the enclave will bind into its evidence
+                self._kms_key = (await asyncio.to_thread(lambda: self.trust.public_key)).raw.hex()
             process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "veil.host.worker",
-                "--fd",
-                str(child.fileno()),
-                "--trust-url",
-                self.trust_url,
-                "--sim-key",
-                str(self.sim_key),
+                *(sys.executable, "-m", "veil.trusted", "--fd", str(child.fileno())),
+                *("--sim-key", str(self.sim_key), "--kms-key", self._kms_key),
                 pass_fds=(child.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,
             )
             child.close()
-            channel = await Channel.connect(parent)
-            worker = WorkerHandle(next(self._ids), process, channel)
-            info = await channel.call("info", timeout=self.config.spawn_timeout_s)
-            worker.info = cbor2.loads(info)
-        except (ChannelClosed, ChannelError, TimeoutError, OSError) as exc:
+            worker = WorkerHandle(next(self._ids), process, await Channel.connect(parent))
+            await attest_enclave(self._call(worker), self.trust)
+            worker.info = cbor2.loads(await self._call(worker)("info", b""))
+        except (ChannelClosed, ChannelError, TimeoutError, OSError, VeilError) as exc:
             child.close()
             parent.close()
+            if process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
             self.events.emit("enclave_start_failed", error=type(exc).__name__)
             self.metrics.errors.labels("enclave_start_failed").inc()
             return None
@@ -265,7 +272,7 @@ class Dispatcher:
             except TimeoutError:
                 raise DeadlineExceeded("deadline passed while the enclave was working") from None
             except ChannelError as exc:
-                raise error_from(exc.name, exc.detail) from None
+                raise edge.rebuild(exc.name) from None
             finally:
                 self._slot_freed(worker)
             self.metrics.rewinds.inc()
@@ -338,23 +345,22 @@ class Dispatcher:
         bundle = self.registry.bundle(digest)
         worker.loading.add(function)
         try:
-            timings = await worker.channel.call(
-                "load",
-                {"fn": function, "digest": digest, "bundle": bundle},
-                timeout=self.config.spawn_timeout_s,
-            )
-        except ChannelError as exc:
-            self._cold_errors[function] = error_from(exc.name, exc.detail)
-            self.events.emit("cold_start_refused", function=function, error=exc.name)
+            timings = await load_function(self._call(worker), self.trust, function, digest, bundle)
+        except (ChannelError, VeilError) as exc:  # refused by the enclave, or by the KMS
+            error = edge.rebuild(exc.name) if isinstance(exc, ChannelError) else exc
+            self._cold_errors[function] = error
+            self.events.emit("cold_start_refused", function=function, error=type(error).__name__)
             self.metrics.errors.labels("cold_start_refused").inc()
         except (ChannelClosed, TimeoutError):
             await self._lost(worker, "died while loading a function")
+        except OSError:  # the KMS did not answer: no enclave can get this function's keys
+            self._cold_errors[function] = NoCapacity("the KMS is unreachable")
         else:
             worker.functions.add(function)
             elapsed = time.perf_counter() - start
             self.metrics.cold_starts.labels(function).inc()
             self.metrics.cold_start_seconds.observe(elapsed)
-            parts = {k: round(v, 2) for k, v in cbor2.loads(timings).items()}
+            parts = {k: round(v, 2) for k, v in timings.items()}
             self.events.emit(
                 "cold_start",
                 function=function,

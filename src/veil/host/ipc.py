@@ -1,9 +1,10 @@
-"""The host↔enclave channel: length-prefixed CBOR frames on a persistent socket.
+"""The host's end of the host↔enclave channel: async calls over a persistent socket.
 
 One socketpair per worker, opened when the worker starts and kept for its
 life: no per-call process, thread or connection. Calls carry ids, so the
-dispatcher can pipeline several requests; one read by the worker takes a
-whole burst of them, and each reply goes back as soon as it is ready.
+dispatcher can pipeline several requests; the enclave answers each as soon
+as it is ready. The frame format (and the enclave's serve loop) is
+`veil.trusted.channel`: one format, defined inside the measured code.
 """
 
 from __future__ import annotations
@@ -11,18 +12,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-import struct
-import time
-from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
-import cbor2
-
-HEADER: Final = struct.Struct(">I")
-MAX_FRAME: Final = 32 * 1024 * 1024
-READ_SIZE: Final = 64 * 1024
-"""Bytes the worker asks for per read. Not more: `recv(n)` allocates `n` bytes
-up front, and at 1 MiB that allocation alone cost 20 µs a call (8× a 64 KiB read)."""
+from veil.trusted.channel import frame, split_frames
+from veil.trusted.errors import MalformedMessage
 
 
 class ChannelClosed(ConnectionError):
@@ -30,33 +23,12 @@ class ChannelClosed(ConnectionError):
 
 
 class ChannelError(Exception):
-    """The worker answered a call with an error; `name` is the error class it raised."""
+    """The enclave answered a call with an error: `name` and `detail` are fixed strings
+    from `veil.trusted.edge` (turn them back into the error with `edge.rebuild`)."""
 
     def __init__(self, name: str, detail: str) -> None:
         super().__init__(f"{name}: {detail}")
         self.name, self.detail = name, detail
-
-
-def frame(message: dict[str, Any]) -> bytes:
-    body = cbor2.dumps(message)
-    return HEADER.pack(len(body)) + body
-
-
-def split_frames(buffer: bytearray) -> list[dict[str, Any]]:
-    """Remove and return every complete frame at the start of `buffer`."""
-    out: list[dict[str, Any]] = []
-    offset = 0
-    while len(buffer) - offset >= HEADER.size:
-        (size,) = HEADER.unpack_from(buffer, offset)
-        if size > MAX_FRAME:
-            raise ChannelClosed("frame over the size limit")
-        end = offset + HEADER.size + size
-        if end > len(buffer):
-            break
-        out.append(cbor2.loads(bytes(buffer[offset + HEADER.size : end])))
-        offset = end
-    del buffer[:offset]
-    return out
 
 
 class _Protocol(asyncio.Protocol):
@@ -68,7 +40,7 @@ class _Protocol(asyncio.Protocol):
         self.buffer += data
         try:
             messages = split_frames(self.buffer)
-        except (ChannelClosed, cbor2.CBORError):
+        except MalformedMessage:
             self.channel.transport.close()
             return
         for message in messages:
@@ -142,60 +114,3 @@ class Channel:
         if not self.closed:
             self.transport.close()
             self._fail_all()
-
-
-Handler = Callable[[str, Any], bytes]
-
-
-def _reply(message: dict[str, Any], handler: Handler) -> bytes:
-    try:
-        body = handler(message["op"], message.get("arg", b""))
-        return frame({"id": message["id"], "ok": True, "body": body})
-    except Exception as exc:  # every error becomes a reply: the worker keeps serving
-        return frame(
-            {
-                "id": message["id"],
-                "ok": False,
-                "error": type(exc).__name__,
-                "detail": str(exc)[:500],
-            }
-        )
-
-
-SPIN_S: Final = 0.0001
-"""After a reply, how long the worker polls for the next request before it blocks."""
-
-
-def _next_read(sock: socket.socket) -> bytes:
-    """The next bytes from the dispatcher: polled for `SPIN_S`, then a blocking read.
-
-    A worker that blocks at once lets its CPU go idle, and waking an idle
-    (virtual) CPU costs tens of µs on every call of a ping-pong; polling
-    briefly first keeps back-to-back calls off that path, and costs
-    nothing when the next request is already waiting.
-    """
-    deadline = time.perf_counter() + SPIN_S
-    while True:
-        try:
-            return sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            if time.perf_counter() >= deadline:
-                return sock.recv(READ_SIZE)
-
-
-def serve(sock: socket.socket, handler: Handler) -> None:
-    """The worker's end: answer frames until the dispatcher closes the channel.
-
-    `handler` raises to answer with an error; its class name crosses the
-    channel, its message too (the handler makes sure it holds no secret).
-    One read takes every frame that has arrived; each is answered as soon
-    as it is handled, so no reply waits for the work on a later request.
-    """
-    buffer = bytearray()
-    while True:
-        data = _next_read(sock)
-        if not data:
-            return
-        buffer += data
-        for message in split_frames(buffer):
-            sock.sendall(_reply(message, handler))

@@ -26,7 +26,7 @@ from veil.kms.errors import (
     WrongKms,
 )
 from veil.kms.store import FunctionRow, KmsStore
-from veil.trusted.crypto import hazmat
+from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import MalformedMessage
 from veil.trusted.wire import cbor, signed
@@ -191,7 +191,7 @@ class KeyBroker:
         Policy.from_obj(cbor.decode(row.policy, limit=MAX_REGISTRATION)).check(result)
         secrets = cbor.decode(row.secrets, limit=MAX_REGISTRATION)
         enclave_id = result.enclave_key.key_id
-        sealed = hazmat.hpke_seal(
+        sealed = recipes.seal_grant(
             result.binding.hpke_suite,
             result.binding.hpke_key,
             GrantedKeys(row.private_key, secrets).to_bytes(),

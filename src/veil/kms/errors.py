@@ -67,9 +67,8 @@ KMS_ERRORS: Final[Mapping[str, type[errors.VeilError]]] = {
         SimRefusedInProduction,
     ),
 }
-"""Every class the KMS and verifier service may answer with, by class name. It also
-holds the enclave's refusals (they are in `REFUSALS`), which the dispatcher rebuilds from
-the worker's answers until the enclave edge has its own registry (branch enclave)."""
+"""Every class the KMS and verifier service may answer with, by class name (the shared
+refusals of the trusted core and the verifiers, and the KMS's own)."""
 
 
 def rebuild(name: str, detail: str) -> errors.VeilError:

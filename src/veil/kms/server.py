@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from veil.attestation.service import AttestationService
 from veil.kms.broker import KeyBroker
 from veil.kms.errors_http import error_response
-from veil.tee.sim import WARNING as SIM_WARNING
+from veil.trusted.attest.sim import WARNING as SIM_WARNING
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.errors import MalformedMessage, VeilError
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from veil.trusted.crypto import hazmat
+from veil.trusted.crypto import hazmat, recipes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kms_identity (
@@ -58,7 +58,7 @@ def load_or_create_master_key(path: Path) -> bytes:
         if len(key) != hazmat.AEAD_KEY_SIZE:
             raise ValueError(f"{path} is not a KMS master key")
         return key
-    key = hazmat.new_aead_key()
+    key = recipes.new_symmetric_key()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -86,10 +86,10 @@ class KmsStore:
             self._db.execute("COMMIT")
 
     def _seal(self, label: str, data: bytes) -> bytes:
-        return hazmat.aead_seal(self._master, data, b"veil/kms-at-rest/v1\x00" + label.encode())
+        return recipes.seal_at_rest(self._master, label, data)
 
     def _open(self, label: str, data: bytes) -> bytes:
-        return hazmat.aead_open(self._master, data, b"veil/kms-at-rest/v1\x00" + label.encode())
+        return recipes.open_at_rest(self._master, label, data)
 
     def identity(self) -> bytes | None:
         row = self._db.execute("SELECT sealed_key FROM kms_identity").fetchone()

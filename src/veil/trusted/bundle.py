@@ -33,6 +33,8 @@ class BundleRefused(Refused):
     Contrast with `MalformedMessage`: that bundle did not even parse.
     """
 
+    public_message = "bundle refused"
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from veil.trusted.bundle import Bundle, SignedBundle
-from veil.trusted.crypto import hazmat
+from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import FunctionError, MessageTooLarge, NotFound, Refused
 from veil.trusted.replay import ReplayWindow
@@ -48,13 +48,19 @@ GRANT_SUITE = hazmat.Suite.PQ_HYBRID
 class UnknownFunction(NotFound):
     """A request for a function this enclave holds no keys for (misrouted by the host)."""
 
+    public_message = "no such function in this enclave"
+
 
 class GrantRefused(Refused):
     """A key grant for another enclave, or whose keys do not match its function record."""
 
+    public_message = "key grant refused"
+
 
 class NotAttested(Refused):
     """The enclave was asked to serve before the host installed its attestation result."""
+
+    public_message = "enclave is not attested yet"
 
 
 def _wall_clock_ms() -> int:
@@ -102,11 +108,8 @@ class Enclave:
         return self.binding.report_data(nonce)
 
     def set_attestation(self, token: str) -> None:
-        """Keep the verifier's attestation result, handed to clients with every receipt.
-
-        The enclave need not check it: a wrong token only makes clients refuse
-        this enclave's receipts, which the host could achieve by dropping them.
-        """
+        """Keep the verifier's result for clients; unchecked, as a wrong one only gets
+        this enclave's receipts refused, which the host could get by dropping them."""
         self._attestation = token
 
     def key_request(self, function: str, digest: bytes) -> bytes:
@@ -126,7 +129,7 @@ class Enclave:
         if bundle.manifest.name != record.name or bundle.manifest.suite != record.suite.value:
             raise GrantRefused("bundle manifest does not match its function record")
         info = grant_info(record.name, record.digest, self.key_id)
-        keys = GrantedKeys.from_bytes(self._hpke.open(g.sealed, info))
+        keys = GrantedKeys.from_bytes(recipes.open_grant(self._hpke, g.sealed, info))
         key = hazmat.HpkePrivateKey(record.suite, keys.private_key)
         if key.public_bytes != record.public_key:
             raise GrantRefused("granted key does not match the function record")

@@ -21,13 +21,19 @@ DEFAULT_CAPACITY: Final = 1_000_000
 class RequestExpired(Refused):
     """The request's deadline has passed (or lies too far ahead to be tracked)."""
 
+    public_message = "request deadline has passed or is too far ahead"
+
 
 class ReplayedRequest(Refused):
     """A request id already served inside its deadline: a replay by the host or a client bug."""
 
+    public_message = "request id was already served"
+
 
 class ReplayWindowFull(Refused):
     """Too many live request ids; the request may be retried once deadlines pass."""
+
+    public_message = "too many live requests; retry later"
 
 
 class ReplayWindow:

@@ -18,7 +18,7 @@ from veil.attestation.sim import SimVerifier
 from veil.client.trust import TrustAnchors
 from veil.kms.broker import KeyBroker
 from veil.kms.store import KmsStore, load_or_create_master_key
-from veil.tee.sim import TEE, SimAttester, load_or_create_host_key, measurement
+from veil.trusted.attest.sim import TEE, SimAttester, load_or_create_host_key, measurement
 from veil.trusted.bundle import Bundle, SignedBundle
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey

@@ -28,7 +28,7 @@ from veil.kms.broker import KeyBroker
 from veil.kms.remote import RemoteTrust
 from veil.kms.server import trust_app
 from veil.kms.store import KmsStore, load_or_create_master_key
-from veil.tee.sim import TEE, load_or_create_host_key, measurement
+from veil.trusted.attest.sim import TEE, load_or_create_host_key, measurement
 from veil.trusted.crypto.signing import SigningKey
 
 DEFAULT_GATEWAY_PORT = 7070
@@ -101,10 +101,7 @@ def build_gateway(
     """The gateway app and its dispatcher, reaching the KMS and verifier at `trust_url`."""
     trust = RemoteTrust(trust_url)
     dispatcher = Dispatcher(
-        Registry(data_dir / "registry.sqlite3"),
-        trust_url,
-        data_dir / "sim-host.key",
-        pool,
+        Registry(data_dir / "registry.sqlite3"), trust, data_dir / "sim-host.key", pool
     )
     return gateway_app(dispatcher, trust, config), dispatcher
 

@@ -12,7 +12,7 @@ from typing import Final
 
 from veil.attestation.errors import EvidenceRefused, EvidenceSignatureInvalid, MalformedEvidence
 from veil.attestation.verifier import Claims
-from veil.tee.sim import EVIDENCE_CONTEXT, TEE, WARNING
+from veil.trusted.attest.sim import EVIDENCE_CONTEXT, TEE, WARNING
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.errors import BadSignature, MalformedMessage
 from veil.trusted.wire import cbor, signed

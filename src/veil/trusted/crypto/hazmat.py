@@ -1,4 +1,4 @@
-"""HAZMAT: raw HPKE (RFC 9180) and AEAD. Only the recipes in `veil.trusted` call this.
+"""HAZMAT: raw HPKE (RFC 9180) and AEAD. Only `veil.trusted.crypto.recipes` calls this.
 
 Two HPKE suites, both from `cryptography`:
 - `x25519`: DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-256-GCM (default);
@@ -107,13 +107,6 @@ class HpkePrivateKey:
     def to_bytes(self) -> bytes:
         return self._raw
 
-    def open(self, sealed: bytes, info: bytes) -> bytes:
-        """Open a single-shot HPKE ciphertext (enc || ct) bound to `info`."""
-        try:
-            return _SUITES[self.suite].decrypt(sealed, self._key, info=info)
-        except (InvalidTag, ValueError):
-            raise DecryptionFailed("HPKE payload does not open") from None
-
     def __repr__(self) -> str:
         return f"HpkePrivateKey({self.suite.value}, private=**********)"
 
@@ -121,6 +114,14 @@ class HpkePrivateKey:
 def hpke_seal(suite: Suite, public_key: bytes, plaintext: bytes, info: bytes) -> bytes:
     """Seal `plaintext` to `public_key`, binding `info`; returns enc || ct."""
     return _SUITES[suite].encrypt(plaintext, _load_public(suite, public_key), info=info)
+
+
+def hpke_open(key: HpkePrivateKey, sealed: bytes, info: bytes) -> bytes:
+    """Open a single-shot HPKE ciphertext (enc || ct) bound to `info`."""
+    try:
+        return _SUITES[key.suite].decrypt(sealed, key._key, info=info)
+    except (InvalidTag, ValueError):
+        raise DecryptionFailed("HPKE payload does not open") from None
 
 
 def new_aead_key() -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from veil.trusted.crypto import hazmat
+from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.digest import sha256
 from veil.trusted.errors import MalformedMessage
 from veil.trusted.wire import cbor
@@ -117,12 +117,14 @@ def seal_request(
     suite: hazmat.Suite, public_key: bytes, meta: Metadata, payload: RequestPayload
 ) -> bytes:
     """The envelope bytes for `payload`, sealed to a function's public key."""
-    sealed = hazmat.hpke_seal(suite, public_key, payload.to_bytes(), meta.info())
+    sealed = recipes.seal_request(suite, public_key, payload.to_bytes(), meta.info())
     return Envelope(meta, sealed).to_bytes()
 
 
 def open_request(key: hazmat.HpkePrivateKey, envelope: Envelope) -> RequestPayload:
-    return RequestPayload.from_bytes(key.open(envelope.sealed, envelope.meta.info()))
+    return RequestPayload.from_bytes(
+        recipes.open_request(key, envelope.sealed, envelope.meta.info())
+    )
 
 
 @dataclass(frozen=True)
@@ -161,11 +163,11 @@ def response_aad(request_hash: bytes) -> bytes:
 
 
 def seal_result(reply_key: bytes, request_hash: bytes, result: Result) -> bytes:
-    return hazmat.aead_seal(reply_key, result.to_bytes(), response_aad(request_hash))
+    return recipes.seal_reply(reply_key, result.to_bytes(), response_aad(request_hash))
 
 
 def open_result(reply_key: bytes, request_hash: bytes, sealed: bytes) -> Result:
-    return Result.from_bytes(hazmat.aead_open(reply_key, sealed, response_aad(request_hash)))
+    return Result.from_bytes(recipes.open_reply(reply_key, sealed, response_aad(request_hash)))
 
 
 def request_hash(envelope_bytes: bytes) -> bytes:

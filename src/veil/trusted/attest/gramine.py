@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from veil.tee.attester import check_report_data
-from veil.tee.errors import AttesterError, TeeUnavailable
+from veil.trusted.attest.attester import check_report_data
+from veil.trusted.attest.errors import AttesterError, TeeUnavailable
 
 DEFAULT_ROOT = Path("/dev/attestation")
 

@@ -1,13 +1,13 @@
 """The `sim` TEE: every protocol runs for real, but NOTHING is protected.
 
-The enclave runs as an ordinary process; the host can read its memory. The
-evidence is signed by a per-host key that the host itself holds, so it
-proves only that this host's Veil produced it. Use it to develop and test;
-a production KMS policy refuses it.
+The enclave is an ordinary process the host can read; its evidence is signed
+by a per-host key the host holds, so it proves only that this host's Veil made
+it. For development and tests; a production KMS policy refuses it.
 
-The measurement is a hash of the code the enclave runs: every source file of
-`veil.trusted` and the wasmtime version, as a real TEE would measure the
-enclave image.
+The measurement hashes what the enclave process loads, as a real TEE measures
+its image: every file of `veil.trusted` (the .js prelude too) and
+`veil/__init__.py` (the set the Gramine manifest trusts), and the versions of
+the third-party distributions it imports.
 """
 
 from __future__ import annotations
@@ -30,19 +30,28 @@ WARNING: Final = (
 )
 
 
+DISTRIBUTIONS: Final = ("cbor2", "cffi", "cryptography", "wasmtime", "qjs-wasi-reactor.wasm")
+"""The third-party distributions the enclave process imports or loads code from."""
+
+
+def measured_files() -> list[Path]:
+    """What the enclave process may load from Veil: `veil/__init__.py` and all of `veil/trusted`."""
+    veil = Path(str(resources.files("veil")))
+    trusted = [p for p in (veil / "trusted").rglob("*") if p.is_file()]
+    return sorted([veil / "__init__.py", *(p for p in trusted if "__pycache__" not in p.parts)])
+
+
 @cache
 def measurement() -> bytes:
-    """SHA-256 over the trusted core's sources (path and content) and the wasmtime version."""
-    root = resources.files("veil.trusted")
-    parts: list[bytes] = [b"veil/sim-measurement/v1", metadata.version("wasmtime").encode()]
-    for path in sorted(_sources(Path(str(root)))):
-        rel = path.relative_to(Path(str(root))).as_posix().encode()
-        parts += [rel, sha256(path.read_bytes())]
+    """SHA-256 over the measured files (path and content) and the distributions' versions."""
+    veil = Path(str(resources.files("veil")))
+    parts = [
+        b"veil/sim-measurement/v2",
+        *(f"{d}=={metadata.version(d)}".encode() for d in DISTRIBUTIONS),
+    ]
+    for path in measured_files():
+        parts += [path.relative_to(veil).as_posix().encode(), sha256(path.read_bytes())]
     return sha256(*parts)
-
-
-def _sources(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*.py") if "__pycache__" not in p.parts]
 
 
 class SimAttester:

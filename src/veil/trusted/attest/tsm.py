@@ -1,15 +1,10 @@
 """Evidence from a confidential VM through Linux configfs-tsm (TDX and SEV-SNP guests).
 
-The kernel interface (Documentation/ABI/testing/configfs-tsm): creating a
-directory under `/sys/kernel/config/tsm/report` makes a report entry; writing
-64 bytes to its `inblob` sets the report data; reading `outblob` returns the
-TDX quote or SNP report; `provider` names the guest driver (`tdx_guest`,
-`sev_guest`); `generation` counts inblob writes, so a change between the
-write and the read means someone else shared the entry. `auxblob` (SNP)
-may carry the host-provided certificate table. The entry is removed after use.
-
-`mkdir` is a parameter because configfs populates the entry itself; tests
-pass a function that plays the kernel's part on an ordinary directory.
+Documentation/ABI/testing/configfs-tsm: a directory made under the report root
+is an entry; 64 bytes written to `inblob` are the report data; `outblob` is the
+quote or report; `provider` names the driver; `generation` counts inblob writes
+(a change mid-report means a shared entry); `auxblob` (SNP) may carry the host's
+certificate table. `mkdir` is a parameter: tests play configfs's part with it.
 """
 
 from __future__ import annotations
@@ -21,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from veil.tee.attester import check_report_data
-from veil.tee.errors import AttesterError, ProviderMismatch, ReportRaced, TeeUnavailable
+from veil.trusted.attest.attester import check_report_data
+from veil.trusted.attest.errors import AttesterError, ProviderMismatch, ReportRaced, TeeUnavailable
 
 DEFAULT_ROOT = Path("/sys/kernel/config/tsm/report")
 PROVIDERS = {"tdx": "tdx_guest", "snp": "sev_guest"}

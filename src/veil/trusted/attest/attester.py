@@ -1,8 +1,7 @@
 """The one interface every evidence producer implements.
 
-An attester binds 64 bytes of report data (the hash of the enclave's keys
-and the verifier's nonce) into hardware evidence and returns it as bytes
-for a `veil.attestation` verifier. It never interprets the evidence.
+It binds 64 bytes of report data (hash of the enclave's keys and the verifier's
+nonce) into evidence bytes for a `veil.attestation` verifier, never reading them.
 """
 
 from __future__ import annotations
@@ -16,7 +15,8 @@ REPORT_DATA_SIZE = 64
 class Attester(Protocol):
     """Produces evidence of TEE type `tee` binding `report_data` (exactly 64 bytes)."""
 
-    tee: str
+    @property
+    def tee(self) -> str: ...
 
     def evidence(self, report_data: bytes) -> bytes: ...
 

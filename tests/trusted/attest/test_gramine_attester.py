@@ -16,11 +16,11 @@ import pytest
 
 from veil.attestation.dcap.collateral import load_collateral
 from veil.attestation.sgx import SgxVerifier
-from veil.tee.attester import Attester
-from veil.tee.errors import TeeUnavailable
-from veil.tee.gramine import GramineAttester
+from veil.trusted.attest.attester import Attester
+from veil.trusted.attest.errors import TeeUnavailable
+from veil.trusted.attest.gramine import GramineAttester
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "evidence"
+SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "testdata" / "evidence"
 NOW = datetime(2025, 6, 20, tzinfo=UTC)
 REPORT_DATA = b"\x42" * 64
 
@@ -67,7 +67,9 @@ def test_report_data_must_be_64_bytes(tmp_path: Path) -> None:
 
 
 def test_the_manifest_template_asks_for_dcap_and_no_debug() -> None:
-    template = resources.files("veil.tee.manifests").joinpath("veil-worker.manifest.template")
+    template = resources.files("veil.trusted.attest.manifests").joinpath(
+        "veil-worker.manifest.template"
+    )
     text = template.read_text()
     assert 'sgx.remote_attestation = "dcap"' in text
     assert "sgx.debug = false" in text

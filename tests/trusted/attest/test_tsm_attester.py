@@ -20,11 +20,11 @@ import pytest
 from veil.attestation.dcap.collateral import load_collateral
 from veil.attestation.snp import SnpVerifier
 from veil.attestation.tdx import TdxVerifier
-from veil.tee.attester import Attester
-from veil.tee.errors import ProviderMismatch, ReportRaced, TeeUnavailable
-from veil.tee.tsm import TsmAttester
+from veil.trusted.attest.attester import Attester
+from veil.trusted.attest.errors import ProviderMismatch, ReportRaced, TeeUnavailable
+from veil.trusted.attest.tsm import TsmAttester
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "evidence"
+SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "testdata" / "evidence"
 NOW = datetime(2025, 6, 20, tzinfo=UTC)
 REPORT_DATA = bytes(range(64))
 

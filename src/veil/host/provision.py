@@ -1,0 +1,49 @@
+"""The host relays what an enclave asks of the verifier and the KMS, as opaque bytes.
+
+An enclave makes no network call of its own. To attest it, the host fetches
+a verifier nonce, asks the enclave for evidence bound to it, relays that to
+the verifier and hands the signed result back. To load a function, it asks
+the enclave for a key request, relays it to the KMS and hands back the
+grant (sealed to the enclave, KMS-signed) with the bundle. The enclave
+checks everything it is handed, so the host can only delay or drop.
+
+`call` is any `async (op, arg) -> bytes` to one enclave (a worker's
+channel, or an enclave in this process); `trust` the sync KMS/verifier
+client, run in a thread so the event loop never blocks on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import cbor2
+
+from veil.host.trust import TrustServices
+
+Call = Callable[[str, Any], Awaitable[bytes]]
+
+
+async def attest_enclave(call: Call, trust: TrustServices) -> str:
+    """Challenge → evidence → attestation result → installed in the enclave; returns it."""
+    nonce = await asyncio.to_thread(trust.challenge)
+    reply = cbor2.loads(await call("evidence", nonce))
+    token = await asyncio.to_thread(
+        trust.attest, reply["tee"], reply["evidence"], reply["binding"], nonce
+    )
+    await call("attested", token)
+    return token
+
+
+async def load_function(
+    call: Call, trust: TrustServices, function: str, digest: bytes, bundle: bytes
+) -> dict[str, float]:
+    """Key request → KMS grant → install; returns the `key_release_ms` and `install_ms`."""
+    start = time.perf_counter()
+    request = await call("key_request", {"fn": function, "digest": digest})
+    grant = await asyncio.to_thread(trust.release, request)
+    released = time.perf_counter()
+    installed = cbor2.loads(await call("install", {"bundle": bundle, "grant": grant}))
+    return {"key_release_ms": (released - start) * 1000, "install_ms": installed["install_ms"]}
