@@ -13,8 +13,6 @@ from veil.samples import wasm
 from veil.trusted.bundle import Bundle, Limits, Manifest
 from veil.trusted.enclave import Enclave
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
 
 @pytest.fixture(autouse=True)
 def _quiet_sim_warnings() -> Iterator[None]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.vectors import EVIDENCE as SAMPLES
 from veil.attestation.dcap.collateral import load_collateral
 from veil.attestation.snp import SnpVerifier
 from veil.attestation.tdx import TdxVerifier
@@ -24,7 +25,6 @@ from veil.tee.attester import Attester
 from veil.tee.errors import ProviderMismatch, ReportRaced, TeeUnavailable
 from veil.tee.tsm import TsmAttester
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "evidence"
 NOW = datetime(2025, 6, 20, tzinfo=UTC)
 REPORT_DATA = bytes(range(64))
 
