@@ -148,6 +148,6 @@ def test_only_tdx_and_snp_are_served() -> None:
 
 
 def test_the_samples_readme_is_where_the_recorded_evidence_comes_from() -> None:
-    readme = (SAMPLES / "README.md").read_text()
+    readme = (SAMPLES.parent / "README.md").read_text()
     assert "tdx/quote.bin" in readme and "report_milan.hex" in readme
     assert json.loads((SAMPLES / "tdx" / "collateral.json").read_text())["tcb_info"]
