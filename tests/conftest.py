@@ -13,8 +13,6 @@ from veil.trusted.bundle import Bundle, Limits, Manifest
 from veil.trusted.enclave import Enclave
 from veil.wiring.direct import Deployed, DirectPlatform
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
 
 @pytest.fixture(autouse=True)
 def _quiet_sim_warnings() -> Iterator[None]:

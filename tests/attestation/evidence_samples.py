@@ -1,6 +1,6 @@
 """Where the real Intel and AMD samples live, and the 'now' they verify at.
 
-They are read in place from `../shared/testdata/evidence/` (see its README
+They live in the repo, in `tests/vectors/evidence/` (see tests/vectors/README.md
 for provenance); 2025-06-20 is inside every validity window of their
 collateral (TCB info and QE identity issued 2025-06-19, next update
 2025-07-19; both CRLs likewise).
@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 
+from tests.vectors import EVIDENCE as SAMPLES
 from veil.attestation.dcap.collateral import Collateral, collateral_from_json
 from veil.attestation.sgx import SgxVerifier
 from veil.attestation.snp import SnpVerifier
 from veil.attestation.tdx import TdxVerifier
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "evidence"
 SAMPLE_NOW = datetime(2025, 6, 20, tzinfo=UTC)
 INTEL_ROOT = SAMPLES / "intel_sgx_root_ca.der"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.vectors import EVIDENCE as E
 from veil.cli.main import app
 
-E = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "evidence"
 NOW = ["--now", "2025-06-20T00:00:00Z"]
 INTEL = ["--root", str(E / "intel_sgx_root_ca.der")]
 AMD = [

@@ -5,7 +5,7 @@ checked (as the KMS keeps them), so `*_verify_per_s` measures the per-quote
 work: parsing, the PCK/VCEK chain, every signature, TCB matching.
 `collateral_load_ms` is the one-off cost of reading and parsing a
 collateral file (JSON, certificates, CRLs). Inputs are the real samples in
-`../shared/testdata/evidence/` (or `$VEIL_EVIDENCE_SAMPLES`).
+the repo's `tests/vectors/evidence/` (or `$VEIL_EVIDENCE_SAMPLES`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def samples_dir() -> Path:
     if configured:
         return Path(configured)
     project_root = Path(__file__).resolve().parents[3]
-    return project_root.parent / "shared" / "testdata" / "evidence"
+    return project_root / "tests" / "vectors" / "evidence"
 
 
 def _per_second(verifier: Verifier, evidence: bytes, iterations: int) -> float:

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.vectors import EVIDENCE as SAMPLES
 from veil.attestation.dcap.collateral import load_collateral
 from veil.attestation.sgx import SgxVerifier
 from veil.trusted.attest.attester import Attester
 from veil.trusted.attest.errors import TeeUnavailable
 from veil.trusted.attest.gramine import GramineAttester
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "testdata" / "evidence"
 NOW = datetime(2025, 6, 20, tzinfo=UTC)
 REPORT_DATA = b"\x42" * 64
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.vectors import EVIDENCE as SAMPLES
 from veil.attestation.dcap.collateral import load_collateral
 from veil.attestation.snp import SnpVerifier
 from veil.attestation.tdx import TdxVerifier
@@ -24,7 +25,6 @@ from veil.trusted.attest.attester import Attester
 from veil.trusted.attest.errors import ProviderMismatch, ReportRaced, TeeUnavailable
 from veil.trusted.attest.tsm import TsmAttester
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "testdata" / "evidence"
 NOW = datetime(2025, 6, 20, tzinfo=UTC)
 REPORT_DATA = bytes(range(64))
 
@@ -148,6 +148,6 @@ def test_only_tdx_and_snp_are_served() -> None:
 
 
 def test_the_samples_readme_is_where_the_recorded_evidence_comes_from() -> None:
-    readme = (SAMPLES / "README.md").read_text()
+    readme = (SAMPLES.parent / "README.md").read_text()
     assert "tdx/quote.bin" in readme and "report_milan.hex" in readme
     assert json.loads((SAMPLES / "tdx" / "collateral.json").read_text())["tcb_info"]
