@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from veil.client.project import WASM_TEMPLATE
+from veil.client.build.scaffold import WASM_MODULE
 from veil.host.launcher import EmbeddedPlatform
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.trusted.bundle import Bundle, Manifest
@@ -21,9 +21,7 @@ MARKER = b"VEIL-MARKER-7f3a9c2e51d84b06-DO-NOT-LEAK"
 def hello_bundle() -> Bundle:
     import wasmtime
 
-    return Bundle(
-        Manifest("acme/hello", "1"), wasmtime.wat2wasm(WASM_TEMPLATE.format(name="hello"))
-    )
+    return Bundle(Manifest("acme/hello", "1"), wasmtime.wat2wasm(WASM_MODULE.format(name="hello")))
 
 
 def process_memory(pid: int) -> Iterator[bytes]:

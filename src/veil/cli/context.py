@@ -14,8 +14,7 @@ import typer
 from rich.console import Console
 
 from veil.cli.config import ClientConfig, NotInitialised, default_data_dir
-from veil.client.build import BuildNotReproducible
-from veil.client.project import ProjectError
+from veil.client.build import BuildError, BuildNotReproducible
 from veil.client.sdk import Client, GatewayError
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
 from veil.trusted.errors import VeilError
@@ -36,7 +35,7 @@ def human_errors() -> Iterator[None]:
     """Turn known failures into one red line with the fix, and exit 1."""
     try:
         yield
-    except (NotInitialised, ProjectError, ServiceUnavailable, FileNotFoundError) as exc:
+    except (NotInitialised, BuildError, ServiceUnavailable, FileNotFoundError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
     except GatewayError as exc:
