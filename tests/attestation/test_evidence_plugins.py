@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.attestation.evidence_samples import (
     INTEL_ROOT,
     SAMPLE_NOW,
@@ -9,8 +11,10 @@ from tests.attestation.evidence_samples import (
     sample_collateral,
     snp_report,
 )
+from veil.attestation.errors import UnknownTeeType
 from veil.attestation.factory import PLUGINS, verifier_for
 from veil.attestation.verifier import Verifier
+from veil.trusted.crypto.signing import SigningKey
 
 
 def test_sgx_tdx_and_snp_are_registered() -> None:
@@ -35,3 +39,16 @@ def test_the_factory_builds_a_working_snp_verifier() -> None:
         vcek_der=sample_bytes("snp/vcek_milan.der"),
     )
     assert verifier.verify(snp_report(), now=SAMPLE_NOW).tee == "snp"
+
+
+def test_an_unknown_tee_type_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(
+        UnknownTeeType, match="no verifier for TEE type 'sev'; known: sgx, sim, snp, tdx"
+    ):
+        verifier_for("sev")
+
+
+def test_the_factory_builds_the_sim_verifier() -> None:
+    built = verifier_for("sim", host_keys=[SigningKey.generate().public])
+    assert isinstance(built, Verifier)
+    assert built.tee == "sim"

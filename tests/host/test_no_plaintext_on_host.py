@@ -13,7 +13,7 @@ import cbor2
 import httpx
 import pytest
 
-from veil.client.project import WASM_TEMPLATE
+from veil.client.build.scaffold import WASM_MODULE
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.trusted.bundle import Bundle, Manifest
 from veil.trusted.crypto import recipes
@@ -26,9 +26,7 @@ MARKER = b"VEIL-MARKER-7f3a9c2e51d84b06-DO-NOT-LEAK"
 def hello_bundle() -> Bundle:
     import wasmtime
 
-    return Bundle(
-        Manifest("acme/hello", "1"), wasmtime.wat2wasm(WASM_TEMPLATE.format(name="hello"))
-    )
+    return Bundle(Manifest("acme/hello", "1"), wasmtime.wat2wasm(WASM_MODULE.format(name="hello")))
 
 
 def process_memory(pid: int) -> Iterator[bytes]:

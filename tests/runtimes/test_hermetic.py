@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import veil
-from veil.client.build import BuildNotReproducible, build_python, hermetic
+from veil.client.build import BuildNotReproducible, build, hermetic
 from veil.client.build.hermetic import vdso
 from veil.client.build.hermetic.pins import Pins
 
@@ -133,5 +133,5 @@ def test_inode_numbers_are_nonzero_and_relative_to_the_root() -> None:
 def test_a_host_that_cannot_trace_still_builds_but_warns(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hermetic, "unsupported_reason", lambda: "no ptrace on this host")
     with pytest.warns(BuildNotReproducible, match="no ptrace on this host"):
-        bundle = build_python(SOURCES["python-hello"])
+        bundle = build(SOURCES["python-hello"])
     assert bundle.code[:4] == b"\0asm"

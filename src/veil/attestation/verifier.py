@@ -60,6 +60,9 @@ class Claims:
 class Verifier(Protocol):
     """Checks one TEE type's evidence; raises an `EvidenceRefused` subclass on any failure."""
 
-    tee: str
+    @property
+    def tee(self) -> str:
+        """The TEE type this verifier checks (read-only: plug-ins declare it `Final`)."""
+        ...
 
     def verify(self, evidence: bytes, *, now: datetime) -> Claims: ...

@@ -14,9 +14,8 @@ import typer
 from rich.console import Console
 
 from veil.cli.config import ClientConfig, NotInitialised
-from veil.client.build import BuildNotReproducible
+from veil.client.build import BuildError, BuildNotReproducible
 from veil.client.errors import GatewayError, GatewayUnavailable
-from veil.client.project import ProjectError
 from veil.client.sdk import Client
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
 from veil.trusted.errors import VeilError
@@ -40,7 +39,7 @@ def human_errors() -> Iterator[None]:
         yield
     except (
         NotInitialised,
-        ProjectError,
+        BuildError,
         ServiceUnavailable,
         GatewayUnavailable,
         FileNotFoundError,

@@ -17,8 +17,8 @@ import httpx
 import typer
 from rich.console import Console
 
+from veil.client.build import build, scaffold
 from veil.client.invoke import open_response, seal
-from veil.client.project import Project, scaffold
 from veil.client.sdk import Client
 from veil.samples import wasm
 from veil.trusted.attest.sim import WARNING
@@ -73,9 +73,10 @@ def _story(out: Console, platform: EmbeddedPlatform, client: Client) -> None:
             f"HPKE {record.suite.value} key {record.public_key.hex()[:12]}…"
         )
     with tempfile.TemporaryDirectory() as tmp:
-        project = scaffold("greet", Path(tmp) / "greet", "js")
+        project = Path(tmp) / "greet"
+        scaffold("greet", project, "js")
         with out.status("building a JavaScript function (`veil new --lang js greet`) …"):
-            bundle = Project.load(project).build(platform.tenant)
+            bundle = build(project, platform.tenant)
         record = platform.deploy_bundle(client, bundle)
     _deployed(out, record, "JavaScript on QuickJS in Wasm")
     with out.status("invoking it (a first call compiles QuickJS in the enclave) …"):

@@ -20,7 +20,8 @@ from veil.cli.context import (
     out,
     state,
 )
-from veil.client.project import Project, scaffold
+from veil.client.build import build as build_project
+from veil.client.build import read_project, scaffold
 from veil.trusted.bundle import Bundle
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -35,16 +36,17 @@ def new(
 ) -> None:
     """Scaffold a new function project."""
     with human_errors():
-        dest = scaffold(name, directory or Path(name), lang)
+        dest = directory or Path(name)
+        scaffold(name, dest, lang)
     out.print(f"created {dest}/ — next: [bold]veil deploy {dest}[/]")
 
 
 def _build(path: Path, tenant: str) -> Bundle:
     if path.is_file():
         return Bundle.from_bytes(path.read_bytes())
-    project = Project.load(path)
+    project = read_project(path)
     with build_warnings(), err.status(f"building {project.name} ({project.runtime}) …"):
-        return project.build(tenant)
+        return build_project(path, tenant)
 
 
 def build(

@@ -1,36 +1,44 @@
-"""`veil.toml` for Python and JavaScript functions, in the project format of `veil.client.project`.
+"""`veil.toml`: the one parser of a function project's settings, for every runtime.
 
     [function]
-    name = "hello"
+    name = "hello"            # the tenant prefix ("acme/") is added on deploy
     version = "0.1.0"
-    runtime = "python"        # or "js"
+    runtime = "python"        # wasm | python | js
+    abi = "reactor"           # wasm only: reactor | wasi-command
     entrypoint = "app:handle" # python: module:function; js: the exported function
-    source = "handler.js"     # js only: the handler module
+    source = "handler.js"     # wasm: main.wat or .wasm; js: the handler module
+    suite = "x25519"
     capture_logs = true
 
-    [limits]
+    [limits]                  # any of veil.trusted.bundle.Limits
     memory_pages = 1024       # 64 KiB pages
     fuel = 1000000000
     timeout_ms = 2000
 
 Anything left out takes the runtime's default below (CPython needs far
 more memory and fuel than QuickJS, and both more than a raw Wasm module).
+Anything else is refused by name: a misspelt limit silently left at its
+default is a function that fails in production, not at build time.
 """
 
 from __future__ import annotations
 
+import difflib
 import tomllib
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, cast, get_args
 
 from veil.trusted.bundle import Limits, Manifest
+from veil.trusted.errors import MalformedMessage
 
 MANIFEST_FILE: Final = "veil.toml"
+Runtime = Literal["wasm", "python", "js"]
+RUNTIMES: Final[tuple[Runtime, ...]] = get_args(Runtime)
 WASM_ENTRYPOINT: Final = "veil_invoke"
-"""The project format's default entrypoint (raw Wasm); Python and JS replace it."""
 
-DEFAULTS: Final[dict[str, dict[str, Any]]] = {
+DEFAULTS: Final[dict[Runtime, dict[str, Any]]] = {
+    "wasm": {"abi": "reactor", "entrypoint": WASM_ENTRYPOINT, "source": "main.wat", "limits": {}},
     "python": {
         "abi": "component",
         "entrypoint": "app:handle",
@@ -44,76 +52,142 @@ DEFAULTS: Final[dict[str, dict[str, Any]]] = {
         "limits": {"memory_pages": 256, "fuel": 400_000_000, "timeout_ms": 2000},
     },
 }
+"""Per runtime: what a `veil.toml` that leaves a key out gets."""
+
+_FUNCTION_KEYS: Final[dict[str, type]] = {
+    "name": str,
+    "version": str,
+    "runtime": str,
+    "abi": str,
+    "entrypoint": str,
+    "source": str,
+    "suite": str,
+    "capture_logs": bool,
+}
+_LIMIT_KEYS: Final = tuple(f.name for f in fields(Limits))
+_TABLES: Final = ("function", "limits")
 
 
 class BuildError(ValueError):
     """The function's source cannot be built into a bundle (the message says what to fix)."""
 
 
+class InvalidVeilToml(BuildError):
+    """`veil.toml` is not valid TOML, or names a key, table, type or value Veil does not know.
+
+    Contrast with a plain `BuildError`: the settings are fine, the source is not.
+    """
+
+
 class BuildNotReproducible(UserWarning):
     """The bundle was built, but a rebuild of the same source would not give the same digest."""
 
 
-def runtime_limits(runtime: str, overrides: dict[str, int]) -> Limits:
-    """The runtime's default limits with the project's `[limits]` on top."""
-    known = {f.name for f in fields(Limits)}
-    unknown = set(overrides) - known
-    if unknown:
-        raise BuildError(f"unknown limits {sorted(unknown)}")
-    return Limits(**{**DEFAULTS.get(runtime, {}).get("limits", {}), **overrides})
+@dataclass(frozen=True)
+class Project:
+    """A function project as its `veil.toml` describes it, every default filled in."""
+
+    path: Path
+    name: str
+    version: str
+    runtime: Runtime
+    abi: str
+    entrypoint: str
+    source: str
+    suite: str
+    capture_logs: bool
+    limits: Limits
+
+    def manifest(self, tenant: str | None = None) -> Manifest:
+        """The bundle manifest; `tenant` prefixes a bare name ("hello" -> "acme/hello")."""
+        name = f"{tenant}/{self.name}" if tenant and "/" not in self.name else self.name
+        try:
+            return Manifest(
+                name=name,
+                version=self.version,
+                runtime=self.runtime,
+                abi=self.abi,
+                entrypoint=self.entrypoint,
+                limits=self.limits,
+                suite=self.suite,
+                capture_logs=self.capture_logs,
+            )
+        except MalformedMessage as exc:
+            raise InvalidVeilToml(f"{self.path / MANIFEST_FILE}: {exc}") from None
 
 
-def entrypoint(runtime: str, value: str | None) -> str:
-    """The project's entrypoint, or the runtime's default when it names the Wasm one."""
-    if not value or value == WASM_ENTRYPOINT:
-        default: str = DEFAULTS[runtime]["entrypoint"]
-        return default
+def read_project(src_dir: Path) -> Project:
+    """Read `src_dir/veil.toml`; without one, guess the runtime from the files present."""
+    src_dir = Path(src_dir)
+    file = src_dir / MANIFEST_FILE
+    if file.is_file():
+        return parse_project(file.read_text("utf-8"), src_dir)
+    for runtime in ("js", "python", "wasm"):
+        if (src_dir / DEFAULTS[runtime]["source"]).is_file():
+            return parse_project(f'[function]\nruntime = "{runtime}"\n', src_dir)
+    raise BuildError(f"no {MANIFEST_FILE} in {src_dir}: create one with `veil new NAME`")
+
+
+def parse_project(text: str, src_dir: Path) -> Project:
+    """Parse the text of `src_dir/veil.toml`, refusing what it does not know by name."""
+    where = src_dir / MANIFEST_FILE
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidVeilToml(f"{where}: {exc}") from None
+    for key, value in doc.items():
+        if key not in _TABLES:
+            kind = "table" if isinstance(value, dict) else "key"
+            shown = f"[{key}]" if kind == "table" else repr(key)
+            raise InvalidVeilToml(f"unknown {kind} {shown} in {where}{_hint(key, _TABLES)}")
+    fn = _table(doc, "function", where, _FUNCTION_KEYS)
+    limits = _table(doc, "limits", where, dict.fromkeys(_LIMIT_KEYS, int))
+    for key, value in limits.items():
+        if value <= 0:
+            raise InvalidVeilToml(f"[limits] {key} in {where} must be a positive integer")
+    runtime = fn.get("runtime", "wasm")
+    if runtime not in RUNTIMES:
+        raise InvalidVeilToml(
+            f"[function] runtime in {where} is {runtime!r}; known: {', '.join(RUNTIMES)}"
+        )
+    defaults = DEFAULTS[cast(Runtime, runtime)]
+    entry = fn.get("entrypoint")
+    return Project(
+        path=src_dir,
+        name=fn.get("name", src_dir.resolve().name),
+        version=fn.get("version", "0.1.0"),
+        runtime=runtime,
+        abi=fn.get("abi", defaults["abi"]),
+        entrypoint=defaults["entrypoint"] if entry in (None, "", WASM_ENTRYPOINT) else entry,
+        source=fn.get("source", defaults["source"]),
+        suite=fn.get("suite", "x25519"),
+        capture_logs=fn.get("capture_logs", False),
+        limits=Limits(**{**defaults["limits"], **limits}),
+    )
+
+
+def _table(doc: dict[str, Any], table: str, where: Path, schema: dict[str, type]) -> dict[str, Any]:
+    """`doc[table]`, each key known and each value of the schema's type."""
+    value = doc.get(table, {})
+    if not isinstance(value, dict):
+        raise InvalidVeilToml(f"{table!r} in {where} must be a table, [{table}]")
+    for key, item in value.items():
+        if key not in schema:
+            hint = _hint(key, schema)
+            raise InvalidVeilToml(f"unknown key {key!r} in [{table}] of {where}{hint}")
+        expected = schema[key]
+        # TOML booleans are Python bools, which are ints too: never accept one for the other.
+        if not isinstance(item, expected) or (expected is int and isinstance(item, bool)):
+            raise InvalidVeilToml(
+                f"[{table}] {key} in {where} must be {_TYPE_NAMES[expected]}, "
+                f"not {type(item).__name__} {item!r}"
+            )
     return value
 
 
-def load_manifest(src_dir: Path, runtime: str) -> tuple[Manifest, str]:
-    """Read `src_dir/veil.toml` (optional) into a manifest for `runtime` and its source file."""
-    path = src_dir / MANIFEST_FILE
-    doc: dict[str, Any] = {}
-    if path.exists():
-        try:
-            doc = tomllib.loads(path.read_text("utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise BuildError(f"{path}: {exc}") from None
-    fn: dict[str, Any] = doc.get("function", {})
-    if fn.get("runtime", runtime) != runtime:
-        raise BuildError(f"{path} says runtime {fn['runtime']!r}, not {runtime!r}")
-    defaults = DEFAULTS[runtime]
-    try:
-        limits = runtime_limits(runtime, dict(doc.get("limits", {})))
-    except BuildError as exc:
-        raise BuildError(f"{path}: {exc}") from None
-    manifest = Manifest(
-        name=str(fn.get("name", src_dir.resolve().name)),
-        version=str(fn.get("version", "0.1.0")),
-        runtime=runtime,
-        abi=defaults["abi"],
-        entrypoint=entrypoint(runtime, fn.get("entrypoint")),
-        limits=limits,
-        suite=str(fn.get("suite", "x25519")),
-        capture_logs=bool(fn.get("capture_logs", False)),
-    )
-    return manifest, str(fn.get("source", defaults["source"]))
+_TYPE_NAMES: Final = {str: "a string", int: "a positive integer", bool: "true or false"}
 
 
-def render_manifest(name: str, runtime: str) -> str:
-    """The `veil.toml` a new function starts with."""
-    defaults = DEFAULTS[runtime]
-    source = f'source = "{defaults["source"]}"\n' if runtime == "js" else ""
-    limits = "".join(f"{key} = {value}\n" for key, value in defaults["limits"].items())
-    return (
-        "[function]\n"
-        f'name = "{name}"\n'
-        'version = "0.1.0"\n'
-        f'runtime = "{runtime}"\n'
-        f'entrypoint = "{defaults["entrypoint"]}"\n'
-        f"{source}"
-        "capture_logs = true\n"
-        "\n[limits]\n"
-        f"{limits}"
-    )
+def _hint(key: str, known: Any) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"

@@ -27,8 +27,7 @@ from typing import Final
 
 import veil
 from veil.client.build import hermetic
-from veil.client.build.manifest import BuildError, BuildNotReproducible, load_manifest
-from veil.trusted.bundle import Bundle, Manifest
+from veil.client.build.manifest import BuildError, BuildNotReproducible, Project
 from veil.trusted.crypto.digest import sha256
 
 VENDOR_DIR: Final = "vendor"
@@ -50,29 +49,16 @@ _SKIP: Final = shutil.ignore_patterns(
 )
 
 
-def build_python(src_dir: Path, *, timeout_s: float = 600, reproducible: bool = True) -> Bundle:
-    """Build the Python function in `src_dir` (with `app.py`, optional `veil.toml`) into a bundle.
+def python_code(project: Project, *, timeout_s: float = 600, reproducible: bool = True) -> bytes:
+    """The component for `project.entrypoint` ("module:function") in `project.path`.
 
     Raises `BuildError` with componentize-py's message when the build fails.
     `reproducible=False` skips the hermetic tracer (the benchmark's baseline).
     """
-    src_dir = Path(src_dir)
-    manifest, _source = load_manifest(src_dir, "python")
-    code = python_code(src_dir, manifest, timeout_s=timeout_s, reproducible=reproducible)
-    return Bundle(manifest, code)
-
-
-def python_code(
-    src_dir: Path, manifest: Manifest, *, timeout_s: float = 600, reproducible: bool = True
-) -> bytes:
-    """The component for `manifest.entrypoint` ("module:function") in `src_dir`.
-
-    This is the `veil.client.project` builder hook for runtime "python".
-    """
-    src_dir = Path(src_dir)
-    module, _, func = manifest.entrypoint.partition(":")
+    src_dir, entrypoint = project.path, project.entrypoint
+    module, _, func = entrypoint.partition(":")
     if not module.isidentifier() or not func.isidentifier() or module in _RESERVED:
-        raise BuildError(f"entrypoint must be module:function, got {manifest.entrypoint!r}")
+        raise BuildError(f"entrypoint must be module:function, got {entrypoint!r}")
     if not (src_dir / f"{module}.py").exists() and not (src_dir / module).is_dir():
         raise BuildError(f"{src_dir} has no module {module!r} (expected {module}.py)")
     with tempfile.TemporaryDirectory(prefix="veil-build-") as tmp:

@@ -1,29 +1,33 @@
-"""Pick the sandbox runtime a bundle's manifest names."""
+"""Pick the sandbox runtime a bundle's manifest names, from a typed table (not import strings)."""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable, Mapping
+from typing import Final
 
 from veil.trusted.bundle import Bundle
 from veil.trusted.sandbox.api import Sandbox
+from veil.trusted.sandbox.command import CommandSandbox
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.errors import ABIViolation
+from veil.trusted.sandbox.python_component import PythonSandbox
+from veil.trusted.sandbox.quickjs import QuickJsSandbox
+from veil.trusted.sandbox.reactor import ReactorSandbox
 
-RUNTIMES: dict[tuple[str, str], str] = {
-    ("wasm", "reactor"): "veil.trusted.sandbox.reactor:ReactorSandbox",
-    ("wasm", "wasi-command"): "veil.trusted.sandbox.command:CommandSandbox",
-    ("js", "quickjs"): "veil.trusted.sandbox.quickjs:QuickJsSandbox",
-    ("python", "component"): "veil.trusted.sandbox.python_component:PythonSandbox",
+RUNTIMES: Final[Mapping[tuple[str, str], Callable[[SandboxEngine, Bundle], Sandbox]]] = {
+    ("wasm", "reactor"): ReactorSandbox,
+    ("wasm", "wasi-command"): CommandSandbox,
+    ("js", "quickjs"): QuickJsSandbox,
+    ("python", "component"): PythonSandbox,
 }
-"""(runtime, ABI) to "module:class"; each class takes (engine, bundle)."""
+"""(runtime, ABI) to the sandbox that runs it."""
 
 
 def load_sandbox(engine: SandboxEngine, bundle: Bundle) -> Sandbox:
     """Compile (once per digest), instantiate and snapshot the bundle's code."""
     key = (bundle.manifest.runtime, bundle.manifest.abi)
-    target = RUNTIMES.get(key)
-    if target is None:
-        raise ABIViolation(f"this enclave has no runtime for {key[0]}/{key[1]}")
-    module_name, _, cls_name = target.partition(":")
-    sandbox: Sandbox = getattr(importlib.import_module(module_name), cls_name)(engine, bundle)
-    return sandbox
+    runtime = RUNTIMES.get(key)
+    if runtime is None:
+        known = ", ".join(sorted(f"{r}/{a}" for r, a in RUNTIMES))
+        raise ABIViolation(f"this enclave has no runtime for {key[0]}/{key[1]}; known: {known}")
+    return runtime(engine, bundle)

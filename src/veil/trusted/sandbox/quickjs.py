@@ -13,16 +13,16 @@ the job queue (async handlers), read the packed result, and restore the
 snapshot in place (or into a fresh instance when the request grew memory).
 Infinite loops are stopped by fuel and the epoch deadline, memory bombs by
 the runtime's memory limit and the store's; either way the rewind follows.
+This module is that lifecycle; `quickjs_ffi` is the C API it drives.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import struct
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import wasmtime
 
@@ -35,9 +35,17 @@ from veil.trusted.sandbox.errors import (
     ABIViolation,
     FunctionFailed,
     FunctionOutOfMemory,
-    FunctionTimeout,
 )
-from veil.trusted.sandbox.fastpath import ExportsByName, NumCall
+from veil.trusted.sandbox.quickjs_ffi import (
+    EVAL_COMPILE_ONLY,
+    EVAL_GLOBAL,
+    EVAL_MODULE,
+    PROMISE_PENDING,
+    PROMISE_REJECTED,
+    U32,
+    JsApi,
+    is_exception,
+)
 from veil.trusted.sandbox.reactor import wasi_config
 from veil.trusted.sandbox.snapshot import PAGE, InstanceState, Snapshot
 from veil.trusted.sandbox.traps import classify
@@ -61,15 +69,8 @@ SEED_LEN: Final = 16
 STATUS_OK, STATUS_ERROR, STATUS_OOM, STATUS_PENDING = 0, 1, 2, 3
 """First byte of the prelude's `finish()` result."""
 
-_TAG_EXCEPTION: Final = 6
-_UNDEFINED: Final = 3 << 32
-_EVAL_GLOBAL, _EVAL_MODULE, _EVAL_COMPILE_ONLY = 0, 1, 1 << 5
-_U32: Final = 0xFFFFFFFF
-_U64: Final = 0xFFFFFFFFFFFFFFFF
 _JS_STACK: Final = 48 * 1024
 """QuickJS's own recursion limit, kept under the engine's 64 KiB shadow stack."""
-_MAX_JOBS: Final = 1_000_000
-_PROMISE_PENDING, _PROMISE_REJECTED = 0, 2
 _HEADROOM: Final = 1 << 20
 """Heap grown (and freed) before the snapshot, so typical requests never grow memory.
 
@@ -120,80 +121,6 @@ def _compile_engine(engine: SandboxEngine) -> tuple[wasmtime.Module, StateLayout
     return engine.compile_module(rewritten), StateLayout(layout.memories, layout.globals, ())
 
 
-class _Js:
-    """Typed handles on one engine instance's C API."""
-
-    f: dict[str, Any]
-
-    def __init__(
-        self, store: wasmtime.Store, instance: wasmtime.Instance, like: _Js | None = None
-    ) -> None:
-        """`like`: the same engine's handles in another instance, whose types are reused."""
-        ex = self.exports = ExportsByName(store, instance)
-        memory = ex.get("memory")
-        if not isinstance(memory, wasmtime.Memory):
-            raise ABIViolation("engine does not export its memory")
-        self.store, self.memory = store, memory
-        call: dict[str, Any] = {}
-        for name in (
-            "_initialize",
-            "malloc",
-            "free",
-            "JS_NewRuntime",
-            "JS_NewContext",
-            "JS_SetMemoryLimit",
-            "JS_SetMaxStackSize",
-            "JS_Eval",
-            "JS_EvalFunction",
-            "JS_GetModuleNamespace",
-            "JS_GetPropertyStr",
-            "JS_GetPropertyUint32",
-            "JS_IsFunction",
-            "JS_Call",
-            "JS_ExecutePendingJob",
-            "JS_GetException",
-            "JS_NewUint8ArrayCopy",
-            "JS_GetUint8Array",
-            "JS_ToCStringLen2",
-            "JS_PromiseState",
-            "JS_PromiseResult",
-        ):
-            func = ex.get(name)
-            if not isinstance(func, wasmtime.Func):
-                raise ABIViolation(f"engine does not export {name}")
-            if like is not None:
-                template = like.f[name]
-                call[name] = (
-                    NumCall(store, func, template) if isinstance(template, NumCall) else func
-                )
-            else:
-                call[name] = func if not func.type(store).results else NumCall(store, func)
-        self.f = call
-
-    def base(self) -> int:
-        return ctypes.addressof(self.memory.data_ptr(self.store).contents)
-
-    def write(self, data: bytes) -> int:
-        ptr: int = self.f["malloc"](max(1, len(data))) & _U32
-        if ptr == 0:
-            raise FunctionOutOfMemory("no memory left for the input")
-        ctypes.memmove(self.base() + ptr, data, len(data))
-        return ptr
-
-    def read(self, ptr: int, size: int) -> bytes:
-        if ptr + size > self.memory.data_len(self.store):
-            raise ABIViolation("engine returned a buffer outside its memory")
-        return ctypes.string_at(self.base() + ptr, size)
-
-    def u32(self, ptr: int) -> int:
-        value: int = struct.unpack("<I", self.read(ptr, 4))[0]
-        return value
-
-
-def _is_exception(value: int) -> bool:
-    return (value >> 32) & _U32 == _TAG_EXCEPTION
-
-
 class QuickJsSandbox:
     """A JavaScript handler on QuickJS-NG with in-place rewind to its post-load snapshot."""
 
@@ -234,24 +161,22 @@ class QuickJsSandbox:
         """Start the engine, load prelude and handler, and take the snapshot."""
         store = self._store()
         instance = self._pre.instantiate(store)
-        js = _Js(store, instance)
+        js = self._js = JsApi(store, instance)
         try:
             f = js.f
             f["_initialize"](store)
-            rt = f["JS_NewRuntime"]() & _U32
+            js.rt = f["JS_NewRuntime"]() & U32
             headroom = self._limits.memory_pages * PAGE - js.memory.data_len(store)
-            f["JS_SetMemoryLimit"](store, rt, max(headroom, PAGE))
-            f["JS_SetMaxStackSize"](store, rt, _JS_STACK)
-            ctx = f["JS_NewContext"](rt) & _U32
-            if not rt or not ctx:
+            f["JS_SetMemoryLimit"](store, js.rt, max(headroom, PAGE))
+            f["JS_SetMaxStackSize"](store, js.rt, _JS_STACK)
+            js.ctx = f["JS_NewContext"](js.rt) & U32
+            if not js.rt or not js.ctx:
                 raise FunctionOutOfMemory("the JavaScript runtime does not fit the memory limit")
-            self._scratch = js.write(bytes(32))
-            fns = self._eval(js, ctx, self._prelude, "<veil>", _EVAL_GLOBAL)
+            js.scratch = js.write(bytes(32))
+            fns = self._eval(js, self._prelude, "<veil>", EVAL_GLOBAL)
             self._start, self._finish, self._describe = (
-                f["JS_GetPropertyUint32"](ctx, fns, i) for i in range(3)
+                f["JS_GetPropertyUint32"](js.ctx, fns, i) for i in range(3)
             )
-            self._rt, self._ctx = rt, ctx
-            self._js = js
             self._handler = self._load_handler(js, source, self._export)
             self._reserve_headroom(js)
         except FunctionError:
@@ -264,30 +189,27 @@ class QuickJsSandbox:
             b"veil/snapshot/quickjs/v1", ENGINE_SHA256, self._snapshot.digest()
         )
 
-    def _eval(self, js: _Js, ctx: int, code: str, name: str, flags: int) -> int:
-        raw = code.encode()
-        src = js.write(raw + b"\0")
-        fname = js.write(name.encode() + b"\0")
-        value: int = js.f["JS_Eval"](ctx, src, len(raw), fname, flags)
-        if _is_exception(value):
-            raise FunctionFailed(f"{name} failed to load:\n{self._exception_text(js, ctx)}")
+    def _eval(self, js: JsApi, code: str, name: str, flags: int) -> int:
+        value = js.eval(code, name, flags)
+        if is_exception(value):
+            raise FunctionFailed(f"{name} failed to load:\n{self._exception_text(js)}")
         return value
 
-    def _load_handler(self, js: _Js, source: str, export: str) -> int:
-        f, ctx = js.f, self._ctx
-        compiled = self._eval(js, ctx, source, "handler.js", _EVAL_MODULE | _EVAL_COMPILE_ONLY)
-        module_def = compiled & _U32
+    def _load_handler(self, js: JsApi, source: str, export: str) -> int:
+        f, ctx = js.f, js.ctx
+        compiled = self._eval(js, source, "handler.js", EVAL_MODULE | EVAL_COMPILE_ONLY)
+        module_def = compiled & U32
         promise = f["JS_EvalFunction"](ctx, compiled)
-        if _is_exception(promise):
-            raise FunctionFailed(f"handler.js failed to load:\n{self._exception_text(js, ctx)}")
-        self._drain(js)
+        if is_exception(promise):
+            raise FunctionFailed(f"handler.js failed to load:\n{self._exception_text(js)}")
+        js.drain()
         # The module body's outcome is a promise (top-level await): a throw rejects it.
         state = f["JS_PromiseState"](ctx, promise)
-        if state == _PROMISE_REJECTED:
+        if state == PROMISE_REJECTED:
             error = f["JS_PromiseResult"](ctx, promise)
-            reason = self._text(js, self._call(js, self._describe, [error]))
+            reason = js.text(js.call(self._describe, [error]))
             raise FunctionFailed(f"handler.js failed to load:\n{reason}")
-        if state == _PROMISE_PENDING:
+        if state == PROMISE_PENDING:
             raise FunctionFailed("handler.js failed to load: its top-level await never settled")
         namespace = f["JS_GetModuleNamespace"](ctx, module_def)
         for name in (export, "default"):
@@ -298,44 +220,19 @@ class QuickJsSandbox:
                 return handler
         raise ABIViolation(f"handler.js must export a function {export!r} (or a default one)")
 
-    def _reserve_headroom(self, js: _Js) -> None:
+    def _reserve_headroom(self, js: JsApi) -> None:
         limit = self._limits.memory_pages * PAGE
         room = min(_HEADROOM, (limit - js.memory.data_len(js.store)) // 2)
         if room > PAGE:
-            block = js.f["malloc"](room) & _U32
+            block = js.f["malloc"](room) & U32
             if block:
                 js.f["free"](js.store, block)
 
-    def _exception_text(self, js: _Js, ctx: int) -> str:
-        exc = js.f["JS_GetException"](ctx)
+    def _exception_text(self, js: JsApi) -> str:
+        exc = js.f["JS_GetException"](js.ctx)
         if not hasattr(self, "_describe"):  # the prelude itself failed
-            return self._text(js, exc, ctx)
-        return self._text(js, self._call(js, self._describe, [exc]))
-
-    def _text(self, js: _Js, value: int, ctx: int | None = None) -> str:
-        """A JS value as a Python string (via `String(value)`)."""
-        if _is_exception(value):
-            return "uncaught exception"
-        size_ptr = self._scratch + 16
-        cstr = js.f["JS_ToCStringLen2"](self._ctx if ctx is None else ctx, size_ptr, value, 0)
-        if not cstr & _U32:
-            return "uncaught exception"
-        return js.read(cstr & _U32, js.u32(size_ptr)).decode("utf-8", "replace")
-
-    def _call(self, js: _Js, func: int, args: list[int]) -> int:
-        argv = self._scratch
-        packed = struct.pack(f"<{len(args)}Q", *(a & _U64 for a in args))
-        ctypes.memmove(js.base() + argv, packed, len(packed))
-        result: int = js.f["JS_Call"](self._ctx, func, _UNDEFINED, len(args), argv)
-        return result
-
-    def _drain(self, js: _Js) -> None:
-        """Run queued promise jobs until none is left (async handlers settle here)."""
-        run, rt, pctx = js.f["JS_ExecutePendingJob"], self._rt, self._scratch + 24
-        for _ in range(_MAX_JOBS):
-            if run(rt, pctx) == 0:
-                return
-        raise FunctionTimeout("handler kept queueing promise jobs")
+            return js.text(exc)
+        return js.text(js.call(self._describe, [exc]))
 
     def _at_limit(self, store: wasmtime.Store, memory: wasmtime.Memory | None) -> bool:
         return memory is not None and memory.data_len(store) >= self._limits.memory_pages * PAGE
@@ -354,19 +251,16 @@ class QuickJsSandbox:
         finally:
             self.rewind()
 
-    def _run(self, js: _Js, data: bytes) -> Output:
-        f = js.f
+    def _run(self, js: JsApi, data: bytes) -> Output:
         ptr = js.write(os.urandom(SEED_LEN) + data)
-        body = f["JS_NewUint8ArrayCopy"](self._ctx, ptr, SEED_LEN + len(data))
-        if _is_exception(body) or _is_exception(self._call(js, self._start, [self._handler, body])):
+        body = js.f["JS_NewUint8ArrayCopy"](js.ctx, ptr, SEED_LEN + len(data))
+        if is_exception(body) or is_exception(js.call(self._start, [self._handler, body])):
             raise FunctionOutOfMemory("no memory left for the request")
-        self._drain(js)
-        packed = self._call(js, self._finish, [])
-        if _is_exception(packed):
+        js.drain()
+        packed = js.call(self._finish, [])
+        if is_exception(packed):
             raise FunctionOutOfMemory("no memory left for the response")
-        size_ptr = self._scratch + 16
-        out_ptr = f["JS_GetUint8Array"](self._ctx, size_ptr, packed) & _U32
-        raw = js.read(out_ptr, js.u32(size_ptr))
+        raw = js.bytes_of(packed)
         status, body_len = raw[0], struct.unpack_from("<I", raw, 1)[0]
         out, logs = raw[5 : 5 + body_len], raw[5 + body_len :]
         if status == STATUS_OOM:
@@ -386,7 +280,7 @@ class QuickJsSandbox:
         self._js.store.close()
         store = self._store()
         instance = self._pre.instantiate(store)
-        self._js = _Js(store, instance, self._js)
+        self._js = JsApi(store, instance, self._js)
         self._state = InstanceState(store, instance, self._layout, self._js.exports)
         self._state.install(self._snapshot)
 

@@ -18,6 +18,10 @@ UNAVAILABLE = 75
 def main(target: str, argv: list[str]) -> int:
     # Import everything first: once the filter is on, file times are pinned, and
     # CPython would find its cached bytecode stale and recompile.
+    # The target is a "module:function" string on purpose, not a typed table:
+    # it crosses a process boundary (the supervisor starts this file by path,
+    # with a fresh interpreter), and the tracer runs any program (the build's
+    # componentize-py, the tests' probe), so there is no closed set to type.
     module_name, _, function_name = target.partition(":")
     program = getattr(importlib.import_module(module_name), function_name)
 
