@@ -23,29 +23,13 @@ PROMISE_PENDING, PROMISE_REJECTED = 0, 2
 U32: Final = 0xFFFFFFFF
 _U64: Final = 0xFFFFFFFFFFFFFFFF
 _MAX_JOBS: Final = 1_000_000
-_API: Final = (
-    "_initialize",
-    "malloc",
-    "free",
-    "JS_NewRuntime",
-    "JS_NewContext",
-    "JS_SetMemoryLimit",
-    "JS_SetMaxStackSize",
-    "JS_Eval",
-    "JS_EvalFunction",
-    "JS_GetModuleNamespace",
-    "JS_GetPropertyStr",
-    "JS_GetPropertyUint32",
-    "JS_IsFunction",
-    "JS_Call",
-    "JS_ExecutePendingJob",
-    "JS_GetException",
-    "JS_NewUint8ArrayCopy",
-    "JS_GetUint8Array",
-    "JS_ToCStringLen2",
-    "JS_PromiseState",
-    "JS_PromiseResult",
-)
+_API: Final = (  # noqa: SIM905  the C API the engine must export, packed: the TCB budget
+    "_initialize malloc free JS_NewRuntime JS_NewContext JS_SetMemoryLimit "
+    "JS_SetMaxStackSize JS_Eval JS_EvalFunction JS_GetModuleNamespace "
+    "JS_GetPropertyStr JS_GetPropertyUint32 JS_IsFunction JS_Call "
+    "JS_ExecutePendingJob JS_GetException JS_NewUint8ArrayCopy JS_GetUint8Array "
+    "JS_ToCStringLen2 JS_PromiseState JS_PromiseResult"
+).split()
 
 
 def is_exception(value: int) -> bool:

@@ -19,22 +19,8 @@ MAGIC: Final = b"\x00asm\x01\x00\x00\x00"
 STATE_PREFIX: Final = "__veil_state_"
 
 _EXPORT_SECTION: Final = 7
-# Canonical order of non-custom sections (ids 1-13), by rank.
-_ORDER: Final = {
-    1: 1,
-    2: 2,
-    3: 3,
-    4: 4,
-    5: 5,
-    13: 6,
-    6: 7,
-    7: 8,
-    8: 9,
-    9: 10,
-    12: 11,
-    10: 12,
-    11: 13,
-}
+# Canonical order of the non-custom sections (ids 1-13): id -> rank.
+_ORDER: Final = {sid: rank for rank, sid in enumerate((1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11))}
 _KIND_TABLE, _KIND_MEMORY, _KIND_GLOBAL = 1, 2, 3
 
 
