@@ -108,12 +108,6 @@ def prelude(capture_logs: bool, log_limit: int) -> str:
     )
 
 
-def runtime_hash(capture_logs: bool, log_limit: int) -> bytes:
-    """Hash of everything this runtime adds to a handler: engine and prelude."""
-    script = prelude(capture_logs, log_limit).encode()
-    return sha256(b"veil/runtime/quickjs/v1", ENGINE_SHA256, script)
-
-
 def _compile_engine(engine: SandboxEngine) -> tuple[wasmtime.Module, StateLayout]:
     rewritten, layout = export_state(engine_wasm())
     # The engine never writes its function table (no exported setter, no

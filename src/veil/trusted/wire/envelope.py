@@ -19,7 +19,6 @@ from veil.trusted.wire import cbor
 
 VERSION: Final = 1
 REQUEST_ID_SIZE: Final = 16
-MAX_META: Final = 1024
 MAX_ENVELOPE: Final = 16 * 1024 * 1024 + 4096
 MAX_RESPONSE: Final = 16 * 1024 * 1024 + 8192
 _REQUEST_INFO: Final = b"veil/request/v1\x00"
