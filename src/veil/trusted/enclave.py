@@ -22,24 +22,10 @@ from veil.trusted.replay import ReplayWindow
 from veil.trusted.sandbox.api import Sandbox
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.loader import load_sandbox
+from veil.trusted.wire import envelope
 from veil.trusted.wire.binding import EnclaveBinding
-from veil.trusted.wire.envelope import (
-    Envelope,
-    Response,
-    Result,
-    open_request,
-    request_hash,
-    response_hash,
-    seal_result,
-)
 from veil.trusted.wire.receipt import Receipt
-from veil.trusted.wire.records import (
-    FunctionRecord,
-    GrantedKeys,
-    KeyGrant,
-    KeyRequest,
-    grant_info,
-)
+from veil.trusted.wire.records import FunctionRecord, GrantedKeys, KeyGrant, KeyRequest, grant_info
 
 GRANT_SUITE = hazmat.Suite.PQ_HYBRID
 """Key grants carry long-lived function keys: seal them post-quantum."""
@@ -143,37 +129,37 @@ class Enclave:
     def functions(self) -> dict[str, FunctionRecord]:
         return {name: f.record for name, f in self._functions.items()}
 
-    def handle(self, envelope: bytes) -> bytes:
+    def handle(self, request: bytes) -> bytes:
         """Serve one sealed request; raise `Refused` if it must not be served at all."""
         if self._attestation is None:
             raise NotAttested("enclave has no attestation result yet")
-        env = Envelope.from_bytes(envelope)
+        env = envelope.Envelope.from_bytes(request)
         fn = self._functions.get(env.meta.function)
         if fn is None:
             raise UnknownFunction("no such function in this enclave")
-        payload = open_request(fn.key, env)
+        payload = envelope.open_request(fn.key, env)
         with fn.lock:
             fn.replay.admit(env.meta.request_id, env.meta.deadline_ms, self._clock_ms())
             result = self._run(fn, payload.input)
             snapshot = fn.sandbox.snapshot_hash
-        rh = request_hash(envelope)
-        sealed = seal_result(payload.reply_key, rh, result)
+        rh = envelope.request_hash(request)
+        sealed = envelope.seal_result(payload.reply_key, rh, result)
         receipt = Receipt(
             function=fn.record.name,
             request_id=env.meta.request_id,
             request_hash=rh,
-            response_hash=response_hash(sealed),
+            response_hash=envelope.response_hash(sealed),
             bundle_digest=fn.record.digest,
             snapshot_hash=snapshot,
             enclave_key_id=self.key_id,
             ok=result.ok,
         ).sign(self._sign)
-        return Response(env.meta.request_id, sealed, receipt, self._attestation).to_bytes()
+        return envelope.Response(env.meta.request_id, sealed, receipt, self._attestation).to_bytes()
 
     @staticmethod
-    def _run(fn: LoadedFunction, data: bytes) -> Result:
+    def _run(fn: LoadedFunction, data: bytes) -> envelope.Result:
         try:
             out = fn.sandbox.invoke(data)
         except (FunctionError, MessageTooLarge) as exc:
-            return Result(False, error_kind=type(exc).__name__, error_message=str(exc))
-        return Result(True, out.data, logs=out.logs)
+            return envelope.Result(False, error_kind=type(exc).__name__, error_message=str(exc))
+        return envelope.Result(True, out.data, logs=out.logs)

@@ -29,23 +29,10 @@ import wasmtime
 from veil.trusted.bundle import Bundle
 from veil.trusted.crypto.digest import sha256
 from veil.trusted.errors import FunctionError, MessageTooLarge
+from veil.trusted.sandbox import quickjs_ffi as qjs
 from veil.trusted.sandbox.api import Output
 from veil.trusted.sandbox.engine import SandboxEngine
-from veil.trusted.sandbox.errors import (
-    ABIViolation,
-    FunctionFailed,
-    FunctionOutOfMemory,
-)
-from veil.trusted.sandbox.quickjs_ffi import (
-    EVAL_COMPILE_ONLY,
-    EVAL_GLOBAL,
-    EVAL_MODULE,
-    PROMISE_PENDING,
-    PROMISE_REJECTED,
-    U32,
-    JsApi,
-    is_exception,
-)
+from veil.trusted.sandbox.errors import ABIViolation, FunctionFailed, FunctionOutOfMemory
 from veil.trusted.sandbox.reactor import wasi_config
 from veil.trusted.sandbox.snapshot import PAGE, InstanceState, Snapshot
 from veil.trusted.sandbox.traps import classify
@@ -155,19 +142,19 @@ class QuickJsSandbox:
         """Start the engine, load prelude and handler, and take the snapshot."""
         store = self._store()
         instance = self._pre.instantiate(store)
-        js = self._js = JsApi(store, instance)
+        js = self._js = qjs.JsApi(store, instance)
         try:
             f = js.f
             f["_initialize"](store)
-            js.rt = f["JS_NewRuntime"]() & U32
+            js.rt = f["JS_NewRuntime"]() & qjs.U32
             headroom = self._limits.memory_pages * PAGE - js.memory.data_len(store)
             f["JS_SetMemoryLimit"](store, js.rt, max(headroom, PAGE))
             f["JS_SetMaxStackSize"](store, js.rt, _JS_STACK)
-            js.ctx = f["JS_NewContext"](js.rt) & U32
+            js.ctx = f["JS_NewContext"](js.rt) & qjs.U32
             if not js.rt or not js.ctx:
                 raise FunctionOutOfMemory("the JavaScript runtime does not fit the memory limit")
             js.scratch = js.write(bytes(32))
-            fns = self._eval(js, self._prelude, "<veil>", EVAL_GLOBAL)
+            fns = self._eval(js, self._prelude, "<veil>", qjs.EVAL_GLOBAL)
             self._start, self._finish, self._describe = (
                 f["JS_GetPropertyUint32"](js.ctx, fns, i) for i in range(3)
             )
@@ -183,27 +170,27 @@ class QuickJsSandbox:
             b"veil/snapshot/quickjs/v1", ENGINE_SHA256, self._snapshot.digest()
         )
 
-    def _eval(self, js: JsApi, code: str, name: str, flags: int) -> int:
+    def _eval(self, js: qjs.JsApi, code: str, name: str, flags: int) -> int:
         value = js.eval(code, name, flags)
-        if is_exception(value):
+        if qjs.is_exception(value):
             raise FunctionFailed(f"{name} failed to load:\n{self._exception_text(js)}")
         return value
 
-    def _load_handler(self, js: JsApi, source: str, export: str) -> int:
+    def _load_handler(self, js: qjs.JsApi, source: str, export: str) -> int:
         f, ctx = js.f, js.ctx
-        compiled = self._eval(js, source, "handler.js", EVAL_MODULE | EVAL_COMPILE_ONLY)
-        module_def = compiled & U32
+        compiled = self._eval(js, source, "handler.js", qjs.EVAL_MODULE | qjs.EVAL_COMPILE_ONLY)
+        module_def = compiled & qjs.U32
         promise = f["JS_EvalFunction"](ctx, compiled)
-        if is_exception(promise):
+        if qjs.is_exception(promise):
             raise FunctionFailed(f"handler.js failed to load:\n{self._exception_text(js)}")
         js.drain()
         # The module body's outcome is a promise (top-level await): a throw rejects it.
         state = f["JS_PromiseState"](ctx, promise)
-        if state == PROMISE_REJECTED:
+        if state == qjs.PROMISE_REJECTED:
             error = f["JS_PromiseResult"](ctx, promise)
             reason = js.text(js.call(self._describe, [error]))
             raise FunctionFailed(f"handler.js failed to load:\n{reason}")
-        if state == PROMISE_PENDING:
+        if state == qjs.PROMISE_PENDING:
             raise FunctionFailed("handler.js failed to load: its top-level await never settled")
         namespace = f["JS_GetModuleNamespace"](ctx, module_def)
         for name in (export, "default"):
@@ -214,15 +201,15 @@ class QuickJsSandbox:
                 return handler
         raise ABIViolation(f"handler.js must export a function {export!r} (or a default one)")
 
-    def _reserve_headroom(self, js: JsApi) -> None:
+    def _reserve_headroom(self, js: qjs.JsApi) -> None:
         limit = self._limits.memory_pages * PAGE
         room = min(_HEADROOM, (limit - js.memory.data_len(js.store)) // 2)
         if room > PAGE:
-            block = js.f["malloc"](room) & U32
+            block = js.f["malloc"](room) & qjs.U32
             if block:
                 js.f["free"](js.store, block)
 
-    def _exception_text(self, js: JsApi) -> str:
+    def _exception_text(self, js: qjs.JsApi) -> str:
         exc = js.f["JS_GetException"](js.ctx)
         if not hasattr(self, "_describe"):  # the prelude itself failed
             return js.text(exc)
@@ -245,14 +232,14 @@ class QuickJsSandbox:
         finally:
             self.rewind()
 
-    def _run(self, js: JsApi, data: bytes) -> Output:
+    def _run(self, js: qjs.JsApi, data: bytes) -> Output:
         ptr = js.write(os.urandom(SEED_LEN) + data)
         body = js.f["JS_NewUint8ArrayCopy"](js.ctx, ptr, SEED_LEN + len(data))
-        if is_exception(body) or is_exception(js.call(self._start, [self._handler, body])):
+        if qjs.is_exception(body) or qjs.is_exception(js.call(self._start, [self._handler, body])):
             raise FunctionOutOfMemory("no memory left for the request")
         js.drain()
         packed = js.call(self._finish, [])
-        if is_exception(packed):
+        if qjs.is_exception(packed):
             raise FunctionOutOfMemory("no memory left for the response")
         raw = js.bytes_of(packed)
         status, body_len = raw[0], struct.unpack_from("<I", raw, 1)[0]
@@ -274,7 +261,7 @@ class QuickJsSandbox:
         self._js.store.close()
         store = self._store()
         instance = self._pre.instantiate(store)
-        self._js = JsApi(store, instance, self._js)
+        self._js = qjs.JsApi(store, instance, self._js)
         self._state = InstanceState(store, instance, self._layout, self._js.exports)
         self._state.install(self._snapshot)
 
