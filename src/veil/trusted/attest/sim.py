@@ -19,6 +19,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Final
 
+from veil.trusted.attest.attester import check_report_data
 from veil.trusted.crypto.digest import sha256
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.wire import signed
@@ -62,15 +63,14 @@ class SimAttester:
         self._debug = debug
 
     def evidence(self, report_data: bytes) -> bytes:
-        if len(report_data) != 64:
-            raise ValueError("report data is 64 bytes")
+        data = check_report_data(report_data)
         return signed.sign_document(
             self._host_key,
             EVIDENCE_CONTEXT,
             {
                 "tee": TEE,
                 "measurement": measurement(),
-                "report_data": report_data,
+                "report_data": data,
                 "debug": self._debug,
                 "time": int(time.time()),
             },

@@ -7,15 +7,15 @@ import hashlib
 
 def sha256(*parts: bytes) -> bytes:
     """SHA-256 over the concatenation of `parts`."""
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part)
-    return h.digest()
+    return _digest(hashlib.sha256(), parts)
 
 
 def sha512(*parts: bytes) -> bytes:
     """SHA-512 over the concatenation of `parts` (64 bytes: the size of TEE report data)."""
-    h = hashlib.sha512()
-    for part in parts:
+    return _digest(hashlib.sha512(), parts)
+
+
+def _digest(h: hashlib._Hash, parts: tuple[bytes, ...]) -> bytes:
+    for part in parts:  # fed one by one: a 64 MiB bundle is never copied into one buffer
         h.update(part)
     return h.digest()

@@ -36,7 +36,7 @@ from veil.trusted.sandbox.errors import (
     FunctionTimeout,
     FunctionTrapped,
 )
-from veil.trusted.sandbox.reactor import LogBuffer
+from veil.trusted.sandbox.reactor import LogBuffer, wasi_config
 from veil.trusted.sandbox.snapshot import PAGE
 from veil.trusted.sandbox.traps import classify
 
@@ -100,13 +100,7 @@ class PythonSandbox:
     def _instantiate(self) -> _Instance:
         store = wasmtime.Store(self._engine.engine)
         store.set_limits(memory_size=self._limits.memory_pages * PAGE)
-        config = wasmtime.WasiConfig()
-        config.argv = ["veil"]
-        config.env = []
-        sink = self._logs.write if self._capture else (lambda _data: None)
-        config.stdout_custom = sink
-        config.stderr_custom = sink
-        store.set_wasi(config)
+        store.set_wasi(wasi_config(self._logs if self._capture else None))
         store.set_fuel(self._limits.fuel)
         store.set_epoch_deadline(self._ticks)
         try:

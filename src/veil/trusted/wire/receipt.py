@@ -62,13 +62,5 @@ class Receipt:
         m = signed.open_document(data, context=CONTEXT, key=key, limit=MAX_RECEIPT, fields=_FIELDS)
         if m["v"] != 1:
             raise MalformedMessage("unsupported receipt version")
-        return cls(
-            m["fn"],
-            m["rid"],
-            m["request"],
-            m["response"],
-            m["bundle"],
-            m["snapshot"],
-            m["enclave"],
-            m["ok"],
-        )
+        keys = ("fn", "rid", "request", "response", "bundle", "snapshot", "enclave", "ok")
+        return cls(*(m[k] for k in keys))

@@ -73,16 +73,9 @@ class FunctionRecord:
         suite = hazmat.parse_suite(m["suite"])
         if m["v"] != 1 or len(m["public_key"]) != suite.public_key_size:
             raise MalformedMessage("bad function record")
-        return cls(
-            m["name"],
-            m["tenant"],
-            m["signer"],
-            m["digest"],
-            suite,
-            m["public_key"],
-            m["policy"],
-            m["version"],
-        )
+        parsed = {**m, "suite": suite}
+        keys = ("name", "tenant", "signer", "digest", "suite", "public_key", "policy", "version")
+        return cls(*(parsed[k] for k in keys))
 
 
 @dataclass(frozen=True)
