@@ -28,10 +28,7 @@ RUNTIMES: Final = {
 
 
 class BundleRefused(Refused):
-    """A bundle whose digest, signature or signer is not the one expected.
-
-    Contrast with `MalformedMessage`: that bundle did not even parse.
-    """
+    """A bundle that parses, but whose digest, signature or signer is not the one expected."""
 
     public_message = "bundle refused"
 

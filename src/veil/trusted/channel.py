@@ -85,8 +85,7 @@ def _next_read(sock: socket.socket) -> bytes:
 
 
 def serve(sock: socket.socket, handler: Handler) -> None:
-    """Answer calls, each as soon as it is handled, until the host hangs up or misframes;
-    then close the channel."""
+    """Answer each call once handled; close the channel when the host hangs up or misframes."""
     buffer = bytearray()
     with sock:
         while data := _next_read(sock):

@@ -94,8 +94,7 @@ class Enclave:
         return self.binding.report_data(nonce)
 
     def set_attestation(self, token: str) -> None:
-        """Keep the verifier's result for clients; unchecked, as a wrong one only gets
-        this enclave's receipts refused, which the host could get by dropping them."""
+        """Kept unchecked: a bad token only gets receipts refused, which dropping them does too."""
         self._attestation = token
 
     def key_request(self, function: str, digest: bytes) -> bytes:

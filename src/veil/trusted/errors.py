@@ -18,20 +18,13 @@ class VeilError(Exception):
 
 
 class Refused(VeilError):
-    """A message from outside the enclave failed a check and was not acted on.
-
-    Contrast with `FunctionError`: a refusal happens before any tenant code
-    runs; a function error is the tenant code's own failure.
-    """
+    """Outside input failed a check: not acted on, no tenant code ran (unlike `FunctionError`)."""
 
     public_message = "refused"
 
 
 class NotFound(Refused):
-    """A request naming something (tenant, function) the service does not hold.
-
-    Contrast with `MalformedMessage`: the request parses, but names nothing known.
-    """
+    """A request that parses but names something (tenant, function) the service does not hold."""
 
 
 class MalformedMessage(Refused):

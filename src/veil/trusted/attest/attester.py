@@ -1,8 +1,4 @@
-"""The one interface every evidence producer implements.
-
-It binds 64 bytes of report data (hash of the enclave's keys and the verifier's
-nonce) into evidence bytes for a `veil.attestation` verifier, never reading them.
-"""
+"""The interface of every evidence producer: bind 64 bytes of report data, never reading them."""
 
 from __future__ import annotations
 

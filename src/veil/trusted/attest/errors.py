@@ -18,8 +18,4 @@ class ProviderMismatch(AttesterError):
 
 
 class ReportRaced(AttesterError):
-    """configfs-tsm's generation counter moved: another writer changed the inblob mid-report.
-
-    Contrast with `TeeUnavailable`: the interface works, but this outblob may
-    bind someone else's report data, so it is discarded.
-    """
+    """configfs-tsm's generation moved mid-report: the outblob may bind another writer's data."""

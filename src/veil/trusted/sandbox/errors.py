@@ -1,8 +1,4 @@
-"""What can go wrong inside a sandbox, by cause.
-
-Each is raised after the sandbox has been rewound, so the caller can report
-it and keep serving.
-"""
+"""Sandbox failures by cause, each raised after the rewind so the caller can keep serving."""
 
 from __future__ import annotations
 
@@ -22,11 +18,7 @@ class FunctionTrapped(FunctionError):
 
 
 class FunctionFailed(FunctionError):
-    """The function ran to completion but reported an error of its own.
-
-    Unlike a trap, the message (and, for Python and JS, the user's
-    traceback) comes from the tenant's code and is sealed back to the client.
-    """
+    """The function completed but reported its own error; its text (or traceback) is sealed back."""
 
 
 class ABIViolation(FunctionError):

@@ -48,8 +48,7 @@ ENGINE_SHA256: Final = bytes.fromhex(
 PRELUDE_SHA256: Final = bytes.fromhex(
     "ec4cbd664a980fda2b426389da1b33867beeca7d8f6c133cd61811b175d3d964"
 )
-"""SHA-256 of `quickjs_prelude.js`. The measurement hashes this module's
-source, so pinning the script here puts it under the measurement too."""
+"""SHA-256 of `quickjs_prelude.js`: pinned in this measured source, so measured too."""
 
 SEED_LEN: Final = 16
 """Bytes of host entropy prefixed to every request's input (reseeds `Math.random`)."""

@@ -78,11 +78,7 @@ class InstanceState:
         return snapshot
 
     def _remember(self, snapshot: Snapshot) -> None:
-        """Prepare the rewind of `snapshot`: typed global writers, memory base addresses.
-
-        Bases stay valid because the engine never moves a memory
-        (`memory_may_move = False`).
-        """
+        """Prepare the rewind: global writers, memory bases (valid: `memory_may_move = False`)."""
         s = self._store
         self._captured = snapshot
         self._writers = [

@@ -179,11 +179,7 @@ def response_hash(sealed: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class Response:
-    """What the enclave hands back: the sealed result, its receipt, and who signed it.
-
-    `attestation` is the enclave's attestation result token, so a client can
-    check the receipt's signer without another round trip.
-    """
+    """Sealed result, receipt, and the attestation token: clients check the signer at once."""
 
     request_id: bytes
     sealed: bytes

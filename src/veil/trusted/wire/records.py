@@ -150,11 +150,7 @@ class GrantedKeys:
 
 
 class PolicyDocument(Protocol):
-    """A TEE policy as a registration carries it: its CBOR object.
-
-    The KMS parses and enforces it (`veil.attestation.policy.Policy`); this
-    record only signs it, so the wire format does not depend on policy logic.
-    """
+    """A TEE policy's CBOR object; records only sign it, so their format needs no policy logic."""
 
     def to_obj(self) -> dict[str, Any]: ...
 
