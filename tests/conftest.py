@@ -1,4 +1,4 @@
-"""Shared fixtures: an in-process platform on the sim TEE, and sample bundles."""
+"""Shared fixtures: an in-process platform on the sim TEE, a KMS service, sample bundles."""
 
 from __future__ import annotations
 
@@ -8,10 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from veil.attestation.policy import Policy
+from veil.host.registry import Entry, Registry
+from veil.kms.remote import RemoteTrust
 from veil.samples import wasm
-from veil.trusted.bundle import Bundle, Limits, Manifest
+from veil.trusted.bundle import Bundle, Limits, Manifest, SignedBundle
+from veil.trusted.crypto import hazmat
 from veil.trusted.enclave import Enclave
+from veil.trusted.wire.records import FunctionRecord, Registration
 from veil.wiring.direct import Deployed, DirectPlatform
+from veil.wiring.embedded import EmbeddedPlatform
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +50,32 @@ def enclave(platform: DirectPlatform, echo: Deployed) -> Enclave:
 def small_limits(**overrides: int) -> Limits:
     values = {"memory_pages": 4, "fuel": 5_000_000, "timeout_ms": 500} | overrides
     return Limits(**values)
+
+
+@pytest.fixture
+def trust(tmp_path: Path) -> Iterator[EmbeddedPlatform]:
+    """A running KMS + verifier service with the platform's tenant registered."""
+    platform = EmbeddedPlatform(tmp_path / "data")
+    platform.start_trust()
+    platform.register_tenant()
+    yield platform
+    platform.stop()
+
+
+def register_in(
+    platform: EmbeddedPlatform, remote: RemoteTrust, registry: Registry, bundle: Bundle
+) -> FunctionRecord:
+    """Deploy `bundle` as the host would, without a gateway: KMS registration, then registry."""
+    registration = Registration(
+        platform.tenant,
+        bundle.manifest.name,
+        bundle.digest,
+        Policy.development(),
+        hazmat.Suite(bundle.manifest.suite),
+        {},
+    ).sign(platform.tenant_key)
+    record_bytes = remote.register_function(registration)
+    record = FunctionRecord.verify(record_bytes, remote.public_key)
+    signed = SignedBundle.sign(bundle, platform.tenant_key).to_bytes()
+    registry.put(Entry(record.name, record.digest, record_bytes, record.version), signed)
+    return record

@@ -20,51 +20,21 @@ from typing import Any
 import cbor2
 import pytest
 
-from tests.conftest import echo_bundle
-from veil.attestation.policy import Policy
+from tests.conftest import echo_bundle, register_in
 from veil.client.invoke import open_response, seal
-from veil.host.dispatcher import Dispatcher, PoolConfig
-from veil.host.registry import Entry, Registry
+from veil.host.dispatcher import Dispatcher
+from veil.host.pool import PoolConfig
+from veil.host.registry import Registry
 from veil.kms.errors import WrongKms
 from veil.kms.remote import RemoteTrust
 from veil.trusted.attest.sim import DISTRIBUTIONS, measured_files
-from veil.trusted.bundle import Bundle, SignedBundle
 from veil.trusted.channel import frame, split_frames
-from veil.trusted.crypto import hazmat, recipes
+from veil.trusted.crypto import recipes
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.wire.envelope import Envelope, Metadata
-from veil.trusted.wire.records import FunctionRecord, Registration
 from veil.wiring.embedded import EmbeddedPlatform
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-@pytest.fixture
-def trust(tmp_path: Path) -> Iterator[EmbeddedPlatform]:
-    """A running KMS + verifier service with the platform's tenant registered."""
-    platform = EmbeddedPlatform(tmp_path / "data")
-    platform.start_trust()
-    platform.register_tenant()
-    yield platform
-    platform.stop()
-
-
-def deploy(
-    platform: EmbeddedPlatform, remote: RemoteTrust, registry: Registry, bundle: Bundle
-) -> FunctionRecord:
-    registration = Registration(
-        platform.tenant,
-        bundle.manifest.name,
-        bundle.digest,
-        Policy.development(),
-        hazmat.Suite(bundle.manifest.suite),
-        {},
-    ).sign(platform.tenant_key)
-    record_bytes = remote.register_function(registration)
-    record = FunctionRecord.verify(record_bytes, remote.public_key)
-    signed = SignedBundle.sign(bundle, platform.tenant_key).to_bytes()
-    registry.put(Entry(record.name, record.digest, record_bytes, record.version), signed)
-    return record
 
 
 def measured_modules() -> set[str]:
@@ -83,7 +53,7 @@ def serve_one_function(platform: EmbeddedPlatform, tmp_path: Path) -> dict[str, 
     async def run() -> dict[str, Any]:
         remote = RemoteTrust(platform.trust_url)
         registry = Registry(tmp_path / "registry.sqlite3")
-        record = deploy(platform, remote, registry, echo_bundle())
+        record = register_in(platform, remote, registry, echo_bundle())
         config = PoolConfig(stem_cells=1, max_workers=1)
         dispatcher = Dispatcher(registry, remote, platform.data_dir / "sim-host.key", config)
         await dispatcher.start()
@@ -267,7 +237,7 @@ def test_an_error_quoting_decrypted_data_crosses_the_channel_as_fixed_text_only(
     with RemoteTrust(trust.trust_url) as remote:
         dialled.attest(remote)
         registry = Registry(tmp_path / "registry.sqlite3")
-        record = deploy(trust, remote, registry, echo_bundle())
+        record = register_in(trust, remote, registry, echo_bundle())
         request = dialled.body("key_request", {"fn": record.name, "digest": record.digest})
         grant = remote.release(request)
     bundle = registry.bundle(record.digest)

@@ -259,7 +259,8 @@ def _measure_ipc(platform: BenchPlatform, n: int, batches: int = 10) -> tuple[fl
     """
     import uvloop
 
-    from veil.host.dispatcher import Dispatcher, PoolConfig
+    from veil.host.dispatcher import Dispatcher
+    from veil.host.pool import PoolConfig
     from veil.host.registry import Registry
     from veil.kms.remote import RemoteTrust
 

@@ -13,7 +13,7 @@ import uvicorn
 from veil.cli.config import KEY_FILE, ClientConfig
 from veil.cli.context import emit_json, err, gateway_client, human_errors, load_config, out, state
 from veil.client.keys import save_key
-from veil.host.dispatcher import PoolConfig
+from veil.host.pool import PoolConfig
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
 from veil.trusted.attest.sim import WARNING
 from veil.trusted.crypto.signing import SigningKey

@@ -1,21 +1,25 @@
 """The platform as objects in this one process, on the sim TEE: no IPC, no HTTP.
 
 Used by the core and runtimes benchmarks and the tests: a verifier,
-a KMS with its SQLite store, a tenant, and enclaves started the way a worker
-starts them (fresh keys, sim evidence, attestation, key release). Contrast
+a KMS with its SQLite store, a tenant, and enclaves started the one way a
+worker is started: the enclave's own ops (`EnclaveService`), driven by the
+host's relay (`host.provision`) for attestation and key release. Contrast
 with `veil.wiring.embedded.EmbeddedPlatform`: the same services as child
 processes talking HTTP.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from veil.attestation.policy import Policy
 from veil.attestation.service import AttestationService, ReferenceValues
 from veil.attestation.sim import SimVerifier
 from veil.client.trust import TrustAnchors
+from veil.host.provision import Call, attest_enclave, load_function
 from veil.kms.broker import KeyBroker
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.trusted.attest.sim import TEE, SimAttester, load_or_create_host_key, measurement
@@ -24,6 +28,7 @@ from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.sandbox.engine import SandboxEngine
+from veil.trusted.service import EnclaveService
 from veil.trusted.wire.records import FunctionRecord, Registration
 
 
@@ -34,6 +39,26 @@ class Deployed:
     signed_bundle: bytes
     record: FunctionRecord
     record_bytes: bytes
+
+
+class LocalTrust:
+    """The host's view of the KMS and verifier (`TrustServices`), as objects in this process."""
+
+    def __init__(self, kms: KeyBroker, verifier: AttestationService) -> None:
+        self.kms, self.verifier = kms, verifier
+        self.public_key = kms.public_key
+        self.register_function, self.function_record = kms.register_function, kms.function_record
+        self.release = kms.release
+        self.challenge, self.attest = verifier.challenge, verifier.attest
+
+
+def _calls(service: EnclaveService) -> Call:
+    """`async (op, arg) -> bytes` to an enclave in this process, as a channel would carry it."""
+
+    async def call(op: str, arg: Any) -> bytes:
+        return service.handle(op, arg)
+
+    return call
 
 
 class DirectPlatform:
@@ -80,16 +105,30 @@ class DirectPlatform:
             signed, FunctionRecord.verify(record_bytes, self.kms.public_key), record_bytes
         )
 
-    def start_enclave(self, engine: SandboxEngine | None = None) -> Enclave:
-        """Fresh enclave keys, sim evidence bound to a verifier nonce, attestation result."""
-        enclave = Enclave(self.kms.public_key, engine=engine or self.engine)
-        nonce = self.verifier.challenge()
-        evidence = self.attester.evidence(enclave.report_data(nonce))
-        token = self.verifier.attest(TEE, evidence, enclave.binding.to_bytes(), nonce)
-        enclave.set_attestation(token)
-        return enclave
+    @property
+    def services(self) -> LocalTrust:
+        """What the host relays through: this platform's KMS and verifier as they are now."""
+        return LocalTrust(self.kms, self.verifier)
 
-    def provision(self, enclave: Enclave, deployed: Deployed) -> None:
-        """Key release and bundle load: what a cold start does after attestation."""
-        request = enclave.key_request(deployed.record.name, deployed.record.digest)
-        enclave.install(deployed.signed_bundle, self.kms.release(request))
+    def start_service(self, engine: SandboxEngine | None = None) -> EnclaveService:
+        """An enclave with fresh keys, attested through the host's relay, as a worker is."""
+        enclave = Enclave(self.kms.public_key, engine=engine or self.engine)
+        service = EnclaveService(enclave, self.attester)
+        asyncio.run(attest_enclave(_calls(service), self.services))
+        return service
+
+    def start_enclave(self, engine: SandboxEngine | None = None) -> Enclave:
+        return self.start_service(engine).enclave
+
+    def provision(self, enclave: Enclave | EnclaveService, deployed: Deployed) -> None:
+        """Key release and bundle load through the host's relay: what a cold start does."""
+        service = (
+            enclave
+            if isinstance(enclave, EnclaveService)
+            else EnclaveService(enclave, self.attester)
+        )
+        record = deployed.record
+        load = load_function(
+            _calls(service), self.services, record.name, record.digest, deployed.signed_bundle
+        )
+        asyncio.run(load)

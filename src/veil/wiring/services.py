@@ -21,8 +21,9 @@ from fastapi import FastAPI
 
 from veil.attestation.service import AttestationService, ReferenceValues
 from veil.attestation.sim import SimVerifier
-from veil.host.dispatcher import Dispatcher, PoolConfig
+from veil.host.dispatcher import Dispatcher
 from veil.host.gateway.app import GatewayConfig, gateway_app
+from veil.host.pool import PoolConfig
 from veil.host.registry import Registry
 from veil.kms.broker import KeyBroker
 from veil.kms.remote import RemoteTrust

@@ -1,0 +1,230 @@
+"""The worker pool: enclave processes, started, attested, watched, replaced and retired.
+
+- Stem cells: workers started and attested ahead of need, with no function
+  loaded, so a function's cold start is only key release + load + init.
+- Scale down: warm workers idle longer than `idle_timeout_s` are stopped,
+  and `stem_cells` blank ones are kept, within `max_workers`.
+- A worker that exits is noticed at once and replaced.
+
+Each worker is `python -m veil.trusted`, the measured enclave code and
+nothing else; the pool relays its attestation (`host.provision`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import itertools
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cbor2
+
+from veil.host.events import EventLog
+from veil.host.ipc import Channel, ChannelClosed, ChannelError
+from veil.host.metrics import Metrics
+from veil.host.provision import Call, attest_enclave
+from veil.host.trust import TrustServices
+from veil.trusted.errors import VeilError
+
+RETIRE_GRACE_S = 5.0
+"""How long a retired worker has to exit after SIGTERM before it is killed."""
+
+
+@dataclass
+class PoolConfig:
+    stem_cells: int = 1
+    max_workers: int = max(2, os.cpu_count() or 2)
+    enclave_concurrency: int = 8
+    idle_timeout_s: float = 300.0
+    max_queue: int = 1024
+    spawn_timeout_s: float = 60.0
+
+
+@dataclass
+class WorkerHandle:
+    id: int
+    process: asyncio.subprocess.Process
+    channel: Channel
+    info: dict[str, Any] = field(default_factory=dict)
+    functions: set[str] = field(default_factory=set)
+    loading: set[str] = field(default_factory=set)
+    last_used: float = field(default_factory=time.monotonic)
+    dead: bool = False
+
+    @property
+    def inflight(self) -> int:
+        return self.channel.inflight
+
+    @property
+    def state(self) -> str:
+        return "dead" if self.dead else ("warm" if self.functions or self.loading else "stem")
+
+
+class WorkerPool:
+    """Owns the worker processes and their channels; calls `on_change` when the pool changes.
+
+    It decides nothing about requests: which worker serves what is the
+    dispatcher's business.
+    """
+
+    def __init__(
+        self,
+        trust: TrustServices,
+        sim_key: Path,
+        config: PoolConfig,
+        events: EventLog,
+        metrics: Metrics,
+        on_change: Callable[[], None],
+    ) -> None:
+        self.trust, self.sim_key, self.config = trust, sim_key, config
+        self.events, self.metrics, self.on_change = events, metrics, on_change
+        self.workers: dict[int, WorkerHandle] = {}
+        self.spawning = 0
+        self._kms_key: str | None = None
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await asyncio.gather(*(self.spawn() for _ in range(self.config.stem_cells)))
+        self._reaper = asyncio.create_task(self._reap_idle())
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        for worker in list(self.workers.values()):
+            await self.retire(worker, reason="shutdown")
+
+    def background(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def call(self, worker: WorkerHandle) -> Call:
+        """`async (op, arg) -> bytes` to one worker, bounded by the spawn timeout."""
+        return functools.partial(worker.channel.call, timeout=self.config.spawn_timeout_s)
+
+    @property
+    def can_grow(self) -> bool:
+        return len(self.workers) + self.spawning < self.config.max_workers
+
+    async def spawn(self) -> WorkerHandle | None:
+        """Start an enclave process (`python -m veil.trusted`), attest it, relaying for it."""
+        self.spawning += 1
+        parent, child = socket.socketpair()
+        process = None
+        try:
+            if self._kms_key is None:  # the KMS key the enclave will bind into its evidence
+                self._kms_key = (await asyncio.to_thread(lambda: self.trust.public_key)).raw.hex()
+            process = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "veil.trusted", "--fd", str(child.fileno())),
+                *("--sim-key", str(self.sim_key), "--kms-key", self._kms_key),
+                pass_fds=(child.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+            child.close()
+            worker = WorkerHandle(next(self._ids), process, await Channel.connect(parent))
+            await attest_enclave(self.call(worker), self.trust)
+            worker.info = cbor2.loads(await self.call(worker)("info", b""))
+        except (ChannelClosed, ChannelError, TimeoutError, OSError, VeilError) as exc:
+            child.close()
+            parent.close()
+            if process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+            self.events.emit("enclave_start_failed", error=type(exc).__name__)
+            self.metrics.errors.labels("enclave_start_failed").inc()
+            return None
+        finally:
+            self.spawning -= 1
+        self.workers[worker.id] = worker
+        self.background(self._watch(worker))
+        info = worker.info
+        key_id = info["key_id"].hex()[:16]
+        self.events.emit(
+            "enclave_started", enclave=worker.id, pid=process.pid, tee=info["tee"], key_id=key_id
+        )
+        self.changed()
+        return worker
+
+    def changed(self) -> None:
+        for state in ("stem", "warm"):
+            count = sum(1 for w in self.workers.values() if w.state == state)
+            self.metrics.pool.labels(state).set(count)
+        self.on_change()
+
+    async def _watch(self, worker: WorkerHandle) -> None:
+        await worker.process.wait()
+        if not worker.dead:
+            self.lost(worker, f"exited with status {worker.process.returncode}")
+
+    def lost(self, worker: WorkerHandle, reason: str) -> None:
+        """`worker` died or broke its channel: drop it, kill what is left, replace it."""
+        if worker.dead:
+            return
+        worker.dead = True
+        self.workers.pop(worker.id, None)
+        worker.channel.close()
+        with contextlib.suppress(ProcessLookupError):
+            worker.process.kill()
+        self.events.emit("enclave_died", enclave=worker.id, reason=reason)
+        self.metrics.errors.labels("enclave_died").inc()
+        self.background(self.replenish())
+        self.changed()
+
+    async def retire(self, worker: WorkerHandle, reason: str) -> None:
+        """Stop `worker` on purpose: SIGTERM, a grace period, then SIGKILL; always reaped."""
+        worker.dead = True
+        self.workers.pop(worker.id, None)
+        worker.channel.close()
+        with contextlib.suppress(ProcessLookupError):
+            worker.process.terminate()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(worker.process.wait(), RETIRE_GRACE_S)
+        with contextlib.suppress(ProcessLookupError):
+            worker.process.kill()
+        await worker.process.wait()
+        self.events.emit("enclave_stopped", enclave=worker.id, reason=reason)
+        self.changed()
+
+    async def replenish(self) -> None:
+        """Keep `stem_cells` blank attested enclaves ready, within `max_workers`."""
+        while self._stems() + self.spawning < self.config.stem_cells and self.can_grow:
+            if await self.spawn() is None:
+                return
+
+    def _stems(self) -> int:
+        return sum(1 for w in self.workers.values() if w.state == "stem")
+
+    async def host_for(self, function: str) -> WorkerHandle | None:
+        """A stem cell, else a new worker, else the least loaded worker without this function."""
+        stems = [w for w in self.workers.values() if w.state == "stem"]
+        if stems:
+            return stems[0]
+        if self.can_grow:
+            worker = await self.spawn()
+            if worker is not None:
+                return worker
+        others = [w for w in self.workers.values() if function not in w.functions]
+        return min(others, key=lambda w: w.inflight) if others else None
+
+    async def _reap_idle(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.config.idle_timeout_s / 2))
+            now = time.monotonic()
+            for worker in list(self.workers.values()):
+                idle = now - worker.last_used > self.config.idle_timeout_s
+                if worker.state == "warm" and idle and worker.inflight == 0 and not worker.loading:
+                    await self.retire(worker, reason="idle")
+                    self.background(self.replenish())
