@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from veil.attestation.policy import Policy
 from veil.host.registry import Entry, Registry
@@ -18,6 +19,11 @@ from veil.trusted.enclave import Enclave
 from veil.trusted.wire.records import FunctionRecord, Registration
 from veil.wiring.direct import Deployed, DirectPlatform
 from veil.wiring.embedded import EmbeddedPlatform
+
+# Speed lives in `veil bench`, never in unit tests: no per-example deadline, which on a
+# loaded 2-core machine fails correct code at random.
+settings.register_profile("veil", deadline=None)
+settings.load_profile("veil")
 
 
 @pytest.fixture(autouse=True)
