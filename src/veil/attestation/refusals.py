@@ -68,3 +68,15 @@ REFUSALS: Final[Mapping[str, type[errors.VeilError]]] = {
         snp.SigningKeyUnavailable,
     ),
 }
+
+
+def http_status(exc: errors.VeilError) -> int:
+    """The HTTP status every Veil service answers a refusal with, by its kind (not its name):
+    400 for bytes that do not parse, 404 for unknown names, 403 for other refusals."""
+    if isinstance(exc, errors.MalformedMessage):
+        return 400
+    if isinstance(exc, errors.NotFound):
+        return 404
+    if isinstance(exc, errors.Refused):
+        return 403
+    return 500

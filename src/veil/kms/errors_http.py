@@ -10,18 +10,8 @@ from __future__ import annotations
 
 from fastapi.responses import JSONResponse
 
-from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
-
-
-def status_for(exc: VeilError) -> int:
-    """400 for bytes that do not parse, 404 for unknown names, 403 for other refusals."""
-    if isinstance(exc, MalformedMessage):
-        return 400
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Refused):
-        return 403
-    return 500
+from veil.attestation.refusals import http_status as status_for
+from veil.trusted.errors import VeilError
 
 
 def error_response(exc: VeilError) -> JSONResponse:

@@ -10,21 +10,14 @@ from __future__ import annotations
 
 from fastapi.responses import JSONResponse
 
+from veil.attestation.refusals import http_status
 from veil.host.transport import DispatchError
-from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
+from veil.trusted.errors import VeilError
 
 
 def status_for(exc: VeilError | DispatchError) -> int:
-    """400 malformed, 404 unknown names, 403 other refusals; a dispatch error says its own."""
-    if isinstance(exc, DispatchError):
-        return exc.status
-    if isinstance(exc, MalformedMessage):
-        return 400
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Refused):
-        return 403
-    return 500
+    """A dispatch error says its own; a refusal gets the status every service gives its kind."""
+    return exc.status if isinstance(exc, DispatchError) else http_status(exc)
 
 
 def error_answer(status: int, kind: str, detail: str) -> JSONResponse:
