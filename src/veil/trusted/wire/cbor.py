@@ -16,6 +16,7 @@ import cbor2
 from veil.trusted.errors import MalformedMessage, MessageTooLarge
 
 MAX_DEPTH = 16
+MAX_ITEMS = 4096  # data items in one message unless its kind sets fewer: cbor2 never sees more
 
 
 def encode(value: object) -> bytes:
@@ -39,7 +40,32 @@ def _no_tags(_decoder: object, tag: object) -> object:
     raise MalformedMessage("CBOR tags are not allowed")
 
 
-def decode(data: bytes, *, limit: int, canonical: bool = True) -> Any:
+def scan(data: bytes, items: int) -> None:
+    """Refuse from head bytes, in O(items), what cbor2 must not see: many items, deep, overlong."""
+    pos, end, todo = 0, len(data), [1]  # todo: items still due in each open container
+    while todo:
+        if not todo[-1]:
+            todo.pop()
+            continue
+        todo[-1], items = todo[-1] - 1, items - 1
+        if items < 0 or pos >= end or len(todo) > MAX_DEPTH + 1:
+            raise MalformedMessage("CBOR too many items, too deep, or truncated")
+        major, info = data[pos] >> 5, data[pos] & 31
+        size = 1 << (info - 24) if 24 <= info < 28 else 0
+        if info > 27 or major == 6 or pos + 1 + size > end:
+            raise MalformedMessage("CBOR tag, indefinite or reserved length, or truncated head")
+        n, pos = int.from_bytes(data[pos + 1 : pos + 1 + size]) if size else info, pos + 1 + size
+        if major in (2, 3):
+            pos += n
+        elif major in (4, 5):
+            todo.append(n << (major - 4))
+            if todo[-1] > end - pos:
+                raise MalformedMessage("CBOR container longer than the message")
+    if pos != end:
+        raise MalformedMessage("CBOR with trailing bytes or a string longer than the message")
+
+
+def decode(data: bytes, *, limit: int, canonical: bool = True, items: int = MAX_ITEMS) -> Any:
     """Decode CBOR of at most `limit` bytes, or raise `MalformedMessage`.
 
     `canonical=False` skips the re-encoding check, for messages whose bytes
@@ -49,6 +75,7 @@ def decode(data: bytes, *, limit: int, canonical: bool = True) -> Any:
     """
     if len(data) > limit:
         raise MessageTooLarge(f"message of {len(data)} bytes is over its {limit}-byte limit")
+    scan(data, items)
     try:
         value = cbor2.loads(
             data,
@@ -89,13 +116,14 @@ def decode_map(
     limit: int,
     fields: Mapping[str, type | tuple[type, ...]],
     canonical: bool = True,
+    items: int = MAX_ITEMS,
 ) -> dict[str, Any]:
     """Decode a map with exactly the optional-or-required `fields` and their types.
 
     Keys ending in "?" in `fields` are optional. Unknown keys are refused so
     that a newer sender cannot smuggle fields an older reader would ignore.
     """
-    value = decode(data, limit=limit, canonical=canonical)
+    value = decode(data, limit=limit, canonical=canonical, items=items)
     return check_map(value, fields)
 
 
