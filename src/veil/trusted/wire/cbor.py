@@ -36,33 +36,35 @@ def encode_ordered(value: object) -> bytes:
     return cbor2.dumps(value)
 
 
-def _no_tags(_decoder: object, tag: object) -> object:
-    raise MalformedMessage("CBOR tags are not allowed")
-
-
 def scan(data: bytes, items: int) -> None:
-    """Refuse from head bytes, in O(items), what cbor2 must not see: many items, deep, overlong."""
-    pos, end, todo = 0, len(data), [1]  # todo: items still due in each open container
-    while todo:
-        if not todo[-1]:
-            todo.pop()
-            continue
-        todo[-1], items = todo[-1] - 1, items - 1
-        if items < 0 or pos >= end or len(todo) > MAX_DEPTH + 1:
-            raise MalformedMessage("CBOR too many items, too deep, or truncated")
-        major, info = data[pos] >> 5, data[pos] & 31
-        size = 1 << (info - 24) if 24 <= info < 28 else 0
-        if info > 27 or major == 6 or pos + 1 + size > end:
-            raise MalformedMessage("CBOR tag, indefinite or reserved length, or truncated head")
-        n, pos = int.from_bytes(data[pos + 1 : pos + 1 + size]) if size else info, pos + 1 + size
-        if major in (2, 3):
+    """Refuse from head bytes, in O(items), what cbor2 must not see: many items, deep, tags."""
+    pos, end, due, stack = 0, len(data), 1, list[int]()  # due: items left in the innermost one
+    for _ in range(items + 1):
+        while not due:
+            if not stack:
+                if pos != end:
+                    raise MalformedMessage("CBOR with trailing bytes or an overlong string")
+                return
+            due = stack.pop()
+        head, due = data[pos] if pos < end else 255, due - 1  # 255: truncated, refused below
+        info, major = head & 31, head >> 5
+        if info < 24:
+            n, pos = info, pos + 1
+        elif info < 28:
+            pos += 1 + (size := 1 << (info - 24))
+            n = int.from_bytes(data[pos - size : pos])
+        else:
+            raise MalformedMessage("CBOR indefinite length, reserved value or truncated")
+        if major == 2 or major == 3:
             pos += n
-        elif major in (4, 5):
-            todo.append(n << (major - 4))
-            if todo[-1] > end - pos:
-                raise MalformedMessage("CBOR container longer than the message")
-    if pos != end:
-        raise MalformedMessage("CBOR with trailing bytes or a string longer than the message")
+        elif major == 4 or major == 5:
+            stack.append(due)
+            due = n << (major - 4)
+            if due > end - pos or len(stack) > MAX_DEPTH:
+                raise MalformedMessage("CBOR container too deep or longer than the message")
+        elif major == 6:
+            raise MalformedMessage("CBOR tags are not allowed")
+    raise MalformedMessage("CBOR with more items than this kind of message may have")
 
 
 def decode(data: bytes, *, limit: int, canonical: bool = True, items: int = MAX_ITEMS) -> Any:
@@ -77,15 +79,7 @@ def decode(data: bytes, *, limit: int, canonical: bool = True, items: int = MAX_
         raise MessageTooLarge(f"message of {len(data)} bytes is over its {limit}-byte limit")
     scan(data, items)
     try:
-        value = cbor2.loads(
-            data,
-            tag_hook=_no_tags,
-            max_depth=MAX_DEPTH,
-            allow_indefinite=False,
-            allow_duplicate_keys=False,
-        )
-    except MalformedMessage:
-        raise
+        value = cbor2.loads(data, max_depth=MAX_DEPTH, allow_duplicate_keys=False)
     except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise MalformedMessage(f"not CBOR: {type(exc).__name__}") from None
     _check_plain(value)
