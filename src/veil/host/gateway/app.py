@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from veil.host.gateway.bodies import MAX_DEPLOY, envelope_metadata, parse_deploy
 from veil.host.gateway.errors import error_answer, status_for
+from veil.host.gateway.limits import DEPLOY_DEFAULT, INVOKE_DEFAULT, ClientLimit, ClientLimits
 from veil.host.registry import Entry
 from veil.host.transport import DispatchError, EnclaveTransport
 from veil.host.trust import TrustServices
@@ -39,6 +40,10 @@ class GatewayConfig:
     max_request_bytes: int = 8 * 1024 * 1024
     function_concurrency: int = 256
     """Requests of one function in flight or queued at once; beyond it, 429."""
+    invoke_per_client: ClientLimit | None = INVOKE_DEFAULT
+    """Invocations per client address (token bucket); beyond it, 429 with Retry-After."""
+    deploy_per_client: ClientLimit | None = DEPLOY_DEFAULT
+    """Deploys per client address; None turns a limit off."""
 
 
 class UploadRefused(Refused):
@@ -124,13 +129,18 @@ class _GatewayApp(FastAPI):
     """
 
     fast_path: tuple[ServeInvoke, int] | None = None
+    client_limits: GatewayConfig | None = None
+    """Outermost of all (`limits.ClientLimits`): a flooding client is refused before any parsing."""
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
-        if self.fast_path is None:
+        if self.fast_path is not None:
+            serve, limit = self.fast_path
+            stack = InvokeFastPath(stack, serve, limit)
+        if self.client_limits is None:
             return stack
-        serve, limit = self.fast_path
-        return InvokeFastPath(stack, serve, limit)
+        cfg = self.client_limits
+        return ClientLimits(stack, invoke=cfg.invoke_per_client, deploy=cfg.deploy_per_client)
 
 
 def gateway_app(
@@ -259,6 +269,7 @@ def gateway_app(
 
     invoke_limit = min(cfg.max_request_bytes, MAX_ENVELOPE)
     app.fast_path = (invoke_fast, invoke_limit)
+    app.client_limits = cfg
 
     @app.get("/v1/enclaves")
     def enclaves() -> list[dict[str, Any]]:
