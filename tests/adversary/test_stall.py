@@ -111,8 +111,8 @@ ROWS = [
     Row("IPC frame of 8 MiB tiny items", lambda: tiny_items(8 << 20), as_frame, MalformedMessage),
     Row("IPC frame nested 100k deep", lambda: deep(100_000), as_frame, MalformedMessage),
     Row(
-        "key request of 200 KiB tiny items",
-        lambda: tiny_items(200 << 10),
+        "key request of 60 KiB tiny items",
+        lambda: tiny_items(60 << 10),
         as_key_request,
         MalformedMessage,
     ),

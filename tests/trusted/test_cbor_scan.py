@@ -1,4 +1,4 @@
-"""The pre-scan: cbor2 never sees a message with too many items, deep nesting or overlong lengths."""
+"""The pre-scan: cbor2 never sees a message with too many items, deep nesting, overlong lengths."""
 
 from __future__ import annotations
 
