@@ -10,7 +10,6 @@ it signs an `AttestationResult`.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,16 +18,15 @@ from datetime import UTC, datetime
 from veil.attestation.errors import (
     DebugRefused,
     MeasurementMismatch,
-    NonceInvalid,
     ReportDataMismatch,
     UnknownTeeType,
 )
+from veil.attestation.nonces import NonceStore
 from veil.attestation.result import AttestationResult, issue_token
 from veil.attestation.verifier import Verifier
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.wire.binding import NONCE_SIZE, EnclaveBinding
 
-NONCE_TTL_S = 120
 TOKEN_TTL_S = 3600
 
 
@@ -55,35 +53,26 @@ class AttestationService:
         *,
         token_ttl_s: int = TOKEN_TTL_S,
         clock: Callable[[], float] = time.time,
+        nonces: NonceStore | None = None,
     ) -> None:
         self.key = key
         self._verifiers = dict(verifiers)
         self._reference = reference
         self._token_ttl_s = token_ttl_s
         self._clock = clock
-        self._nonces: dict[bytes, float] = {}
-        self._lock = threading.Lock()
+        self.nonces = nonces or NonceStore(clock=clock)
 
     def challenge(self) -> bytes:
         nonce = os.urandom(NONCE_SIZE)
-        with self._lock:
-            now = self._clock()
-            self._nonces = {n: t for n, t in self._nonces.items() if t > now}
-            self._nonces[nonce] = now + NONCE_TTL_S
+        self.nonces.issue(nonce)
         return nonce
-
-    def _consume(self, nonce: bytes) -> None:
-        with self._lock:
-            expiry = self._nonces.pop(nonce, None)
-        if expiry is None or expiry <= self._clock():
-            raise NonceInvalid("nonce was never issued, has expired, or was already used")
 
     def attest(self, tee: str, evidence: bytes, binding: bytes, nonce: bytes) -> str:
         """Appraise evidence for an enclave's binding; return a signed attestation result."""
         verifier = self._verifiers.get(tee)
         if verifier is None:
             raise UnknownTeeType(f"this verifier does not accept TEE type {tee!r}")
-        self._consume(nonce)
+        self.nonces.consume(nonce)
         now = self._clock()
         claims = verifier.verify(evidence, now=datetime.fromtimestamp(now, UTC))
         parsed = EnclaveBinding.from_bytes(binding)

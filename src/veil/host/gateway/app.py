@@ -15,20 +15,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import cbor2
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from veil.host.gateway.bodies import MAX_DEPLOY, envelope_metadata, parse_deploy
 from veil.host.gateway.errors import error_answer, status_for
+from veil.host.gateway.limits import DEPLOY_DEFAULT, INVOKE_DEFAULT, ClientLimit, ClientLimits
 from veil.host.registry import Entry
 from veil.host.transport import DispatchError, EnclaveTransport
 from veil.host.trust import TrustServices
-from veil.trusted.bundle import MAX_BUNDLE_SIZE, SignedBundle
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.errors import MalformedMessage, Refused, VeilError
-from veil.trusted.wire.envelope import MAX_ENVELOPE, Envelope
+from veil.trusted.wire.envelope import MAX_ENVELOPE
 from veil.trusted.wire.records import FunctionRecord
 
 CBOR = "application/cbor"
@@ -40,6 +40,10 @@ class GatewayConfig:
     max_request_bytes: int = 8 * 1024 * 1024
     function_concurrency: int = 256
     """Requests of one function in flight or queued at once; beyond it, 429."""
+    invoke_per_client: ClientLimit | None = INVOKE_DEFAULT
+    """Invocations per client address (token bucket); beyond it, 429 with Retry-After."""
+    deploy_per_client: ClientLimit | None = DEPLOY_DEFAULT
+    """Deploys per client address; None turns a limit off."""
 
 
 class UploadRefused(Refused):
@@ -125,13 +129,18 @@ class _GatewayApp(FastAPI):
     """
 
     fast_path: tuple[ServeInvoke, int] | None = None
+    client_limits: GatewayConfig | None = None
+    """Outermost of all (`limits.ClientLimits`): a flooding client is refused before any parsing."""
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
-        if self.fast_path is None:
+        if self.fast_path is not None:
+            serve, limit = self.fast_path
+            stack = InvokeFastPath(stack, serve, limit)
+        if self.client_limits is None:
             return stack
-        serve, limit = self.fast_path
-        return InvokeFastPath(stack, serve, limit)
+        cfg = self.client_limits
+        return ClientLimits(stack, invoke=cfg.invoke_per_client, deploy=cfg.deploy_per_client)
 
 
 def gateway_app(
@@ -181,26 +190,18 @@ def gateway_app(
         (when it registers secrets, which must not pass through the host).
         The bundle must be signed by the record's signer: no anonymous deploys.
         """
-        body = await _read_body(request, MAX_BUNDLE_SIZE + 64 * 1024)
-        try:
-            parts = cbor2.loads(body)
-            signed_bundle = parts["bundle"]
-            registration, record_bytes = parts.get("registration"), parts.get("record")
-            if not isinstance(signed_bundle, bytes) or not isinstance(
-                registration or record_bytes, bytes
-            ):
-                raise TypeError
-        except (cbor2.CBORError, TypeError, KeyError, ValueError, AttributeError):
-            raise MalformedMessage(
-                "deploy body must be CBOR {bundle, registration | record}"
-            ) from None
-        bundle = SignedBundle.from_bytes(signed_bundle)
+        body = await _read_body(request, MAX_DEPLOY)
+        parsed = await asyncio.to_thread(parse_deploy, body)
+        bundle, signed_bundle = parsed.bundle, parsed.bundle_bytes
+        registration, record_bytes = parsed.registration, parsed.record
         if registration is not None:
             record_bytes = await asyncio.to_thread(trust.register_function, registration)
         record = FunctionRecord.verify(record_bytes, pinned_kms())
         if record.name != bundle.bundle.manifest.name:
             raise UploadRefused("bundle manifest names another function")
-        bundle.verify(digest=record.digest, signer=VerifyKey(record.signer))
+        await asyncio.to_thread(
+            bundle.verify, digest=record.digest, signer=VerifyKey(record.signer)
+        )
         registry.put(Entry(record.name, record.digest, record_bytes, record.version), signed_bundle)
         events.emit(
             "deployed",
@@ -232,7 +233,7 @@ def gateway_app(
 
     async def serve_invoke(name: str, body: bytes) -> Response:
         started = time.perf_counter()
-        meta = Envelope.from_bytes(body).meta
+        meta = await envelope_metadata(body)
         if meta.function != name:
             raise MalformedMessage("envelope is for another function than the URL names")
         if inflight[name] >= cfg.function_concurrency:
@@ -268,6 +269,7 @@ def gateway_app(
 
     invoke_limit = min(cfg.max_request_bytes, MAX_ENVELOPE)
     app.fast_path = (invoke_fast, invoke_limit)
+    app.client_limits = cfg
 
     @app.get("/v1/enclaves")
     def enclaves() -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ import cbor2
 from veil.trusted.errors import MalformedMessage, MessageTooLarge
 
 MAX_DEPTH = 16
+MAX_ITEMS = 4096  # data items in one message unless its kind sets fewer: cbor2 never sees more
 
 
 def encode(value: object) -> bytes:
@@ -35,11 +36,38 @@ def encode_ordered(value: object) -> bytes:
     return cbor2.dumps(value)
 
 
-def _no_tags(_decoder: object, tag: object) -> object:
-    raise MalformedMessage("CBOR tags are not allowed")
+def scan(data: bytes, items: int) -> None:
+    """Refuse from head bytes, in O(items), what cbor2 must not see: many items, deep, tags."""
+    pos, end, due, stack = 0, len(data), 1, list[int]()  # due: items left in the innermost one
+    for _ in range(items + 1):
+        while not due:
+            if not stack:
+                if pos != end:
+                    raise MalformedMessage("CBOR with trailing bytes or an overlong string")
+                return
+            due = stack.pop()
+        head, due = data[pos] if pos < end else 255, due - 1  # 255: truncated, refused below
+        info, major = head & 31, head >> 5
+        if info < 24:
+            n, pos = info, pos + 1
+        elif info < 28:
+            pos += 1 + (size := 1 << (info - 24))
+            n = int.from_bytes(data[pos - size : pos])
+        else:
+            raise MalformedMessage("CBOR indefinite length, reserved value or truncated")
+        if major == 2 or major == 3:
+            pos += n
+        elif major == 4 or major == 5:
+            stack.append(due)
+            due = n << (major - 4)
+            if due > end - pos or len(stack) > MAX_DEPTH:
+                raise MalformedMessage("CBOR container too deep or longer than the message")
+        elif major == 6:
+            raise MalformedMessage("CBOR tags are not allowed")
+    raise MalformedMessage("CBOR with more items than this kind of message may have")
 
 
-def decode(data: bytes, *, limit: int, canonical: bool = True) -> Any:
+def decode(data: bytes, *, limit: int, canonical: bool = True, items: int = MAX_ITEMS) -> Any:
     """Decode CBOR of at most `limit` bytes, or raise `MalformedMessage`.
 
     `canonical=False` skips the re-encoding check, for messages whose bytes
@@ -49,16 +77,9 @@ def decode(data: bytes, *, limit: int, canonical: bool = True) -> Any:
     """
     if len(data) > limit:
         raise MessageTooLarge(f"message of {len(data)} bytes is over its {limit}-byte limit")
+    scan(data, items)
     try:
-        value = cbor2.loads(
-            data,
-            tag_hook=_no_tags,
-            max_depth=MAX_DEPTH,
-            allow_indefinite=False,
-            allow_duplicate_keys=False,
-        )
-    except MalformedMessage:
-        raise
+        value = cbor2.loads(data, max_depth=MAX_DEPTH, allow_duplicate_keys=False)
     except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise MalformedMessage(f"not CBOR: {type(exc).__name__}") from None
     _check_plain(value)
@@ -89,13 +110,14 @@ def decode_map(
     limit: int,
     fields: Mapping[str, type | tuple[type, ...]],
     canonical: bool = True,
+    items: int = MAX_ITEMS,
 ) -> dict[str, Any]:
     """Decode a map with exactly the optional-or-required `fields` and their types.
 
     Keys ending in "?" in `fields` are optional. Unknown keys are refused so
     that a newer sender cannot smuggle fields an older reader would ignore.
     """
-    value = decode(data, limit=limit, canonical=canonical)
+    value = decode(data, limit=limit, canonical=canonical, items=items)
     return check_map(value, fields)
 
 

@@ -23,6 +23,7 @@ MAX_ENVELOPE: Final = 16 * 1024 * 1024 + 4096
 MAX_RESPONSE: Final = 16 * 1024 * 1024 + 8192
 _REQUEST_INFO: Final = b"veil/request/v1\x00"
 _RESPONSE_AAD: Final = b"veil/response/v1\x00"
+_PAYLOAD: Final = {"input": bytes, "reply_key": bytes}
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,11 @@ class Envelope:
     @classmethod
     def from_bytes(cls, data: bytes) -> Envelope:
         m = cbor.decode_map(
-            data, limit=MAX_ENVELOPE, fields={"meta": dict, "sealed": bytes}, canonical=False
+            data,
+            limit=MAX_ENVELOPE,
+            fields={"meta": dict, "sealed": bytes},
+            canonical=False,
+            items=32,
         )
         return cls(Metadata.from_obj(m["meta"]), m["sealed"])
 
@@ -104,9 +109,7 @@ class RequestPayload:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RequestPayload:
-        m = cbor.decode_map(
-            data, limit=MAX_ENVELOPE, fields={"input": bytes, "reply_key": bytes}, canonical=False
-        )
+        m = cbor.decode_map(data, limit=MAX_ENVELOPE, fields=_PAYLOAD, canonical=False, items=8)
         if len(m["reply_key"]) != hazmat.AEAD_KEY_SIZE:
             raise MalformedMessage("reply key must be 32 bytes")
         return cls(m["input"], m["reply_key"])
@@ -152,6 +155,7 @@ class Result:
             data,
             limit=MAX_RESPONSE,
             fields={"ok": bool, "output": bytes, "error": dict, "logs": bytes},
+            items=16,
         )
         err = cbor.check_map(m["error"], {"kind": str, "message": str})
         return cls(m["ok"], m["output"], err["kind"], err["message"], m["logs"])
@@ -202,5 +206,6 @@ class Response:
             data,
             limit=MAX_RESPONSE,
             fields={"rid": bytes, "sealed": bytes, "receipt": bytes, "attestation": str},
+            items=16,
         )
         return cls(m["rid"], m["sealed"], m["receipt"], m["attestation"])
