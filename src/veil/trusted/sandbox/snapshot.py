@@ -72,7 +72,7 @@ class InstanceState:
         snapshot = Snapshot(
             memories=tuple(ctypes.string_at(_base(m, s), m.data_len(s)) for m in self._memories),
             globals=tuple(g.value(s) for g in self._globals),
-            tables=tuple(tuple(t.get(s, i) for i in range(t.size(s))) for t in self._tables),
+            tables=tuple(tuple(_ref(t.get(s, i)) for i in range(t.size(s))) for t in self._tables),
         )
         self._remember(snapshot)
         return snapshot
@@ -148,6 +148,11 @@ def _get(exports: Any, kind: str, index: int, cls: type[_E]) -> _E:
     if not isinstance(item, cls):
         raise TypeError(f"state export {kind} {index} is a {type(item).__name__}")
     return item
+
+
+def _ref(entry: Any) -> Any:
+    """wasmtime-py reads a null ref as a `Val` it cannot write back; as None it can."""
+    return None if isinstance(entry, wasmtime.Val) and entry._val is None else entry
 
 
 def _base(memory: wasmtime.Memory, store: wasmtime.Store) -> int:
