@@ -92,7 +92,8 @@ KINDS = (
     StateKind(
         "passive data segment (data.drop)",
         "(data.drop $seg)",
-        "(memory.init $seg (i32.const 600) (i32.const 0) (i32.const 1)) (i32.load8_u (i32.const 600))",
+        "(memory.init $seg (i32.const 600) (i32.const 0) (i32.const 1))"
+        " (i32.load8_u (i32.const 600))",
         decls='(data $seg "S")',
     ),
     StateKind(
@@ -119,7 +120,8 @@ KINDS = (
     ),
     StateKind(
         "exception object in a global (exnref)",
-        "(global.set $e (block $h (result exnref) (try_table (catch_all_ref $h) (throw $x)) (unreachable)))",
+        "(global.set $e (block $h (result exnref)"
+        " (try_table (catch_all_ref $h) (throw $x)) (unreachable)))",
         "(ref.is_null (global.get $e))",
         decls="(tag $x) (global $e (mut exnref) (ref.null exn))",
         refused=ABIViolation,

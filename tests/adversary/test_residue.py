@@ -15,7 +15,9 @@ SECRET = b"d:secret-of-alice-7f3a9c"
 """Request 1's input: starts with `d` (disturb), and must never reach the host."""
 
 
-def call(platform: DirectPlatform, enclave: Enclave, deployed: Deployed, data: bytes) -> tuple[Invocation, bytes]:
+def call(
+    platform: DirectPlatform, enclave: Enclave, deployed: Deployed, data: bytes
+) -> tuple[Invocation, bytes]:
     request = seal(deployed.record, data)
     response = enclave.handle(request.envelope)
     return open_response(request, response, platform.trust), response
@@ -56,7 +58,9 @@ def test_a_module_whose_state_rewind_cannot_cover_is_refused_at_load(
     platform: DirectPlatform, kind: StateKind
 ) -> None:
     assert kind.refused is not None
-    deployed = platform.deploy(Bundle(Manifest("acme/hidden-state", "1", limits=small_limits()), kind.wasm()))
+    deployed = platform.deploy(
+        Bundle(Manifest("acme/hidden-state", "1", limits=small_limits()), kind.wasm())
+    )
     enclave = platform.start_enclave()
     with pytest.raises(kind.refused):
         platform.provision(enclave, deployed)
