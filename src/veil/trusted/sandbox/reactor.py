@@ -141,12 +141,10 @@ class ReactorSandbox:
         return ctypes.string_at(base + out_ptr, out_len)
 
     def rewind(self) -> None:
-        """Back to the post-init snapshot: in place if nothing grew, else a fresh instance.
-
-        A dropped passive segment cannot be restored, so modules that have one
-        always get a fresh instance; WASI state is reset only for modules that
-        import a WASI call able to change it (docs/design/0001-rewind.md).
-        """
+        """Back to the post-init snapshot: in place if nothing grew, else a fresh instance."""
+        # No API restores a dropped passive segment: such modules always get a fresh
+        # instance. WASI state is reset only for modules that import a call able to
+        # change it (docs/design/0001-rewind.md has the measurements).
         if self._layout.passive_segments or not self._state.rewind(self._snapshot):
             self._fresh_instance()
         elif self._layout.wasi_state:

@@ -22,12 +22,12 @@ _EXPORT_SECTION: Final = 7
 # Canonical order of the non-custom sections (ids 1-13): id -> rank.
 _ORDER: Final = {sid: rank for rank, sid in enumerate((1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11))}
 _KIND_TABLE, _KIND_MEMORY, _KIND_GLOBAL = 1, 2, 3
+# WASI calls that change no WASI state in Veil's empty world (no files, no sockets).
 _STATELESS_WASI: Final = frozenset(
     b"args_get args_sizes_get environ_get environ_sizes_get clock_res_get clock_time_get"
     b" fd_write fd_fdstat_get fd_prestat_get fd_prestat_dir_name random_get proc_exit"
     b" sched_yield poll_oneoff".split()
 )
-"""WASI calls that change no WASI state in Veil's empty world (no files, no sockets)."""
 
 
 class UnsupportedModule(ABIViolation):
@@ -125,10 +125,10 @@ class StateLayout:
     memories: tuple[int, ...]
     globals: tuple[int, ...]
     tables: tuple[int, ...]
+    # Passive data or element segments: `data.drop`/`elem.drop` state no API restores.
     passive_segments: bool = False
-    """Passive data or element segments: `data.drop`/`elem.drop` state no API restores."""
+    # Imports a WASI call that can change WASI state (e.g. `fd_close` of stdout).
     wasi_state: bool = False
-    """Imports a WASI call that can change WASI state (e.g. `fd_close` of stdout)."""
 
 
 def _sections(wasm: bytes) -> list[tuple[int, int, int, int]]:
@@ -156,8 +156,7 @@ def state_layout(wasm: bytes) -> StateLayout:
         r = _Reader(wasm, start)
         if sid == 2:
             for _ in range(r.uleb()):
-                r.name()
-                field = r.name()
+                _module, field = r.name(), r.name()
                 kind = r.byte()
                 wasi_state |= kind == 0 and field not in _STATELESS_WASI
                 if kind in (0, 4):
@@ -207,7 +206,7 @@ def state_layout(wasm: bytes) -> StateLayout:
 
 
 def _has_passive_segment(r: _Reader, elements: bool) -> bool:
-    """Element flags: bit 0 passive/declarative, bit 1 table index/declarative, bit 2 exprs."""
+    # Element flags: bit 0 passive/declarative, bit 1 table index/declarative, bit 2 exprs.
     for _ in range(r.uleb()):
         flags = r.uleb()
         if flags & 3 == 1 or flags > (7 if elements else 2):
@@ -256,14 +255,12 @@ def export_state(wasm: bytes) -> tuple[bytes, StateLayout]:
     section = bytes([_EXPORT_SECTION]) + _uleb(len(payload)) + payload
     out, placed = bytearray(MAGIC), False
     for sid, header_start, _start, end in sections:
-        if sid == _EXPORT_SECTION:
+        late = sid != 0 and _ORDER.get(sid, 0) > _ORDER[_EXPORT_SECTION]
+        if not placed and (sid == _EXPORT_SECTION or late):
             out += section
             placed = True
-            continue
-        if not placed and sid != 0 and _ORDER.get(sid, 0) > _ORDER[_EXPORT_SECTION]:
-            out += section
-            placed = True
-        out += wasm[header_start:end]
+        if sid != _EXPORT_SECTION:
+            out += wasm[header_start:end]
     if not placed:
         out += section
     return bytes(out), layout
