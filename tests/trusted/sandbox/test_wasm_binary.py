@@ -68,3 +68,60 @@ def test_garbage_after_the_header_raises_only_unsupported_module(tail: bytes) ->
 def test_every_truncation_of_a_real_module_raises_only_unsupported_module(cut: int) -> None:
     with contextlib.suppress(UnsupportedModule):
         export_state(wasm("sha256")[:cut])
+
+
+SEGMENTS = """
+(module
+  (memory 1)
+  (table $t 4 funcref)
+  (func $f)
+  (elem (i32.const 0) $f)
+  (elem (table $t) (i32.const 1) func $f)
+  (elem declare func $f)
+  (elem (i32.const 2) funcref (ref.func $f))
+  (elem (table $t) (i32.const 3) funcref (ref.null func))
+  (elem declare funcref (ref.func $f))
+  (data (i32.const 0) "active")
+  (data (memory 0) (i32.const 8) "explicit")
+  {last})
+"""
+
+
+@pytest.mark.parametrize(
+    ("last", "passive"),
+    [
+        ("", False),
+        ('(data "passive")', True),
+        ("(elem func $f)", True),
+        ("(elem funcref (ref.func $f))", True),
+    ],
+)
+def test_layout_finds_a_passive_segment_after_every_other_segment_form(
+    last: str, passive: bool
+) -> None:
+    assert state_layout(wasmtime.wat2wasm(SEGMENTS.format(last=last))).passive_segments is passive
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_every_truncation_of_a_module_with_segments_raises_only_unsupported_module(
+    data: st.DataObject,
+) -> None:
+    module = wasmtime.wat2wasm(SEGMENTS.format(last='(data "passive")'))
+    with contextlib.suppress(UnsupportedModule):
+        state_layout(module[: data.draw(st.integers(0, len(module) - 1))])
+
+
+def wasi_import(name: str) -> bytes:
+    params = "(param i32) (result i32)"
+    return wasmtime.wat2wasm(f'(module (import "wasi_snapshot_preview1" "{name}" (func {params})))')
+
+
+@pytest.mark.parametrize("name", ["fd_write", "random_get", "clock_time_get", "proc_exit"])
+def test_wasi_calls_that_change_no_wasi_state_need_no_reset(name: str) -> None:
+    assert not state_layout(wasi_import(name)).wasi_state
+
+
+@pytest.mark.parametrize("name", ["fd_close", "fd_renumber", "fd_fdstat_set_flags", "path_open"])
+def test_wasi_calls_that_can_change_wasi_state_mark_the_layout(name: str) -> None:
+    assert state_layout(wasi_import(name)).wasi_state

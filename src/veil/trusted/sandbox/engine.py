@@ -34,6 +34,10 @@ class SandboxEngine:
         # Linear memories never move (they grow inside their reservation), so a
         # sandbox may keep a memory's base address for in-place rewinds.
         config.memory_may_move = False
+        # Only features whose state a rewind covers (docs/design/0001-rewind.md): no GC
+        # heap, no exception objects, no shared memories, no suspended continuations.
+        config.wasm_gc = config.wasm_exceptions = config.wasm_threads = False
+        config.wasm_stack_switching = False
         self.engine = wasmtime.Engine(config)
         self._compiled: dict[bytes, Any] = {}
         self._lock = threading.Lock()

@@ -142,8 +142,13 @@ class ReactorSandbox:
 
     def rewind(self) -> None:
         """Back to the post-init snapshot: in place if nothing grew, else a fresh instance."""
-        if not self._state.rewind(self._snapshot):
+        # No API restores a dropped passive segment: such modules always get a fresh
+        # instance. WASI state is reset only for modules that import a call able to
+        # change it (docs/design/0001-rewind.md has the measurements).
+        if self._layout.passive_segments or not self._state.rewind(self._snapshot):
             self._fresh_instance()
+        elif self._layout.wasi_state:
+            self._store.set_wasi(wasi_config(self._logs))
         if self._logs is not None:
             self._logs.take()
 

@@ -72,7 +72,7 @@ class InstanceState:
         snapshot = Snapshot(
             memories=tuple(ctypes.string_at(_base(m, s), m.data_len(s)) for m in self._memories),
             globals=tuple(g.value(s) for g in self._globals),
-            tables=tuple(tuple(t.get(s, i) for i in range(t.size(s))) for t in self._tables),
+            tables=tuple(tuple(_ref(t.get(s, i)) for i in range(t.size(s))) for t in self._tables),
         )
         self._remember(snapshot)
         return snapshot
@@ -94,12 +94,10 @@ class InstanceState:
         ]
 
     def install(self, snapshot: Snapshot) -> None:
-        """Write a snapshot captured from another instance of the same module into this one.
+        """Write a snapshot of another instance of this module into this fresh one.
 
-        For a fresh instance after a request grew memory: memories are grown
-        to the snapshot's size and overwritten, globals set, so the state
-        (and its hash) is the one captured after init, not a re-run of init.
-        Tables are left as instantiated (callers exclude them from the layout).
+        The state (and its hash) is then the one captured after init, not a
+        re-run of init. Tables stay as instantiated (callers exclude them).
         """
         if self._tables:
             raise ValueError("install does not carry tables between instances")
@@ -118,9 +116,8 @@ class InstanceState:
     def rewind(self, snapshot: Snapshot) -> bool:
         """Write the captured snapshot back in place; False if a memory or table grew.
 
-        A grown memory or table cannot shrink: then nothing is written and the
-        caller must start a fresh instance instead. This runs after every
-        request, so everything it can is prepared in `_remember`.
+        A grown one cannot shrink: nothing is written, the caller starts a fresh
+        instance. This runs after every request, so `_remember` prepares it.
         """
         if snapshot is not self._captured:
             raise ValueError("rewind takes the snapshot this instance captured")
@@ -148,6 +145,11 @@ def _get(exports: Any, kind: str, index: int, cls: type[_E]) -> _E:
     if not isinstance(item, cls):
         raise TypeError(f"state export {kind} {index} is a {type(item).__name__}")
     return item
+
+
+def _ref(entry: Any) -> Any:
+    # wasmtime-py reads a null ref as a `Val` it cannot write back; as None it can.
+    return None if isinstance(entry, wasmtime.Val) and entry._val is None else entry
 
 
 def _base(memory: wasmtime.Memory, store: wasmtime.Store) -> int:

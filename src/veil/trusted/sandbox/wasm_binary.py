@@ -22,6 +22,12 @@ _EXPORT_SECTION: Final = 7
 # Canonical order of the non-custom sections (ids 1-13): id -> rank.
 _ORDER: Final = {sid: rank for rank, sid in enumerate((1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11))}
 _KIND_TABLE, _KIND_MEMORY, _KIND_GLOBAL = 1, 2, 3
+# WASI calls that change no WASI state in Veil's empty world (no files, no sockets).
+_STATELESS_WASI: Final = frozenset(
+    b"args_get args_sizes_get environ_get environ_sizes_get clock_res_get clock_time_get"
+    b" fd_write fd_fdstat_get fd_prestat_get fd_prestat_dir_name random_get proc_exit"
+    b" sched_yield poll_oneoff".split()
+)
 
 
 class UnsupportedModule(ABIViolation):
@@ -61,8 +67,10 @@ class _Reader:
         while self.byte() & 0x80:
             pass
 
-    def name(self) -> None:
-        self.skip(self.uleb())
+    def name(self) -> bytes:
+        size = self.uleb()
+        self.skip(size)
+        return bytes(self.data[self.pos - size : self.pos])
 
     def valtype(self) -> int:
         t = self.byte()
@@ -117,6 +125,10 @@ class StateLayout:
     memories: tuple[int, ...]
     globals: tuple[int, ...]
     tables: tuple[int, ...]
+    # Passive data or element segments: `data.drop`/`elem.drop` state no API restores.
+    passive_segments: bool = False
+    # Imports a WASI call that can change WASI state (e.g. `fd_close` of stdout).
+    wasi_state: bool = False
 
 
 def _sections(wasm: bytes) -> list[tuple[int, int, int, int]]:
@@ -139,13 +151,14 @@ def state_layout(wasm: bytes) -> StateLayout:
     memories: list[int] = []
     globals_: list[int] = []
     tables: list[int] = []
+    passive = wasi_state = False
     for sid, _header, start, _end in _sections(wasm):
         r = _Reader(wasm, start)
         if sid == 2:
             for _ in range(r.uleb()):
-                r.name()
-                r.name()
+                _module, field = r.name(), r.name()
                 kind = r.byte()
+                wasi_state |= kind == 0 and field not in _STATELESS_WASI
                 if kind in (0, 4):
                     if kind == 4:
                         r.byte()
@@ -185,9 +198,31 @@ def state_layout(wasm: bytes) -> StateLayout:
                     if vt == 0x7B:
                         raise UnsupportedModule("mutable v128 globals cannot be snapshotted")
                     globals_.append(imported[_KIND_GLOBAL] + i)
+        elif sid in (9, 11):
+            passive |= _has_passive_segment(r, elements=sid == 9)
     if imported[_KIND_MEMORY] or imported[_KIND_TABLE]:
         raise UnsupportedModule("imported memories or tables are not allowed")
-    return StateLayout(tuple(memories), tuple(globals_), tuple(tables))
+    return StateLayout(tuple(memories), tuple(globals_), tuple(tables), passive, wasi_state)
+
+
+def _has_passive_segment(r: _Reader, elements: bool) -> bool:
+    # Element flags: bit 0 passive/declarative, bit 1 table index/declarative, bit 2 exprs.
+    for _ in range(r.uleb()):
+        flags = r.uleb()
+        if flags & 3 == 1 or flags > (7 if elements else 2):
+            return True
+        if flags & 3 == 2:
+            r.uleb()
+        if not flags & 1:
+            r.const_expr()
+        if not elements:
+            r.name()
+            continue
+        if flags & 3:
+            r.valtype()
+        for _ in range(r.uleb()):
+            r.const_expr() if flags & 4 else r.uleb()
+    return False
 
 
 def state_export_name(kind: str, index: int) -> str:
@@ -220,14 +255,12 @@ def export_state(wasm: bytes) -> tuple[bytes, StateLayout]:
     section = bytes([_EXPORT_SECTION]) + _uleb(len(payload)) + payload
     out, placed = bytearray(MAGIC), False
     for sid, header_start, _start, end in sections:
-        if sid == _EXPORT_SECTION:
+        late = sid != 0 and _ORDER.get(sid, 0) > _ORDER[_EXPORT_SECTION]
+        if not placed and (sid == _EXPORT_SECTION or late):
             out += section
             placed = True
-            continue
-        if not placed and sid != 0 and _ORDER.get(sid, 0) > _ORDER[_EXPORT_SECTION]:
-            out += section
-            placed = True
-        out += wasm[header_start:end]
+        if sid != _EXPORT_SECTION:
+            out += wasm[header_start:end]
     if not placed:
         out += section
     return bytes(out), layout
