@@ -43,7 +43,10 @@ from veil.host.transport import (
 from veil.host.trust import TrustServices
 from veil.host.waiting import WaitQueue
 from veil.trusted import edge
-from veil.trusted.errors import VeilError
+from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
+
+KMS_DOWN_S = 10.0
+"""How long a failed KMS call makes the gateway report itself not ready (unless one succeeds)."""
 
 
 class Dispatcher:
@@ -193,7 +196,7 @@ class Dispatcher:
 
     def _cold_refused(self, function: str, exc: ChannelError | VeilError) -> None:
         error = edge.rebuild(exc.name) if isinstance(exc, ChannelError) else exc
-        if type(error).__name__ == "RemoteError":  # the KMS failed, it did not refuse
+        if not isinstance(error, MalformedMessage | NotFound | Refused):  # failed, not refused
             self._cold_failed(function, KmsUnavailable("the key service is unavailable"))
             return
         self.events.emit("cold_start_refused", function=function, error=type(error).__name__)
@@ -221,6 +224,20 @@ class Dispatcher:
     def queued(self) -> int:
         """Requests waiting for an enclave with room."""
         return self.waiting.queued
+
+    def readiness(self) -> dict[str, bool]:
+        """Whether new work can be taken: enclaves to be had, room in the queue, the KMS there.
+
+        The KMS counts as reachable unless a cold start failed to reach it
+        in the last `KMS_DOWN_S` seconds and none has reached it since.
+        """
+        now = time.monotonic()
+        kms_down = self.kms_failed_at > self.kms_ok_at and now - self.kms_failed_at < KMS_DOWN_S
+        return {
+            "enclaves": bool(self.workers) or self.pool.can_grow,
+            "queue": self.waiting.queued < self.waiting.max_queue,
+            "kms": not kms_down,
+        }
 
     def load(self) -> dict[str, int]:
         return {

@@ -94,6 +94,10 @@ class EnclaveTransport(Protocol):
         """Each enclave's id, state, TEE, key id, functions and attestation result."""
         ...
 
+    def readiness(self) -> dict[str, bool]:
+        """Named checks for `/readyz`; the gateway is ready when all are true."""
+        ...
+
     def load(self) -> dict[str, int]:
         """Counts for health checks: enclaves, requests in flight, requests queued."""
         ...
