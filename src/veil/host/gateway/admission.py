@@ -11,6 +11,7 @@ whole gateway: can it take new work now.
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 
 from fastapi.responses import JSONResponse, Response
@@ -33,27 +34,54 @@ def _prebuilt(status: int, kind: str, detail: str) -> Response:
 
 
 class Admission:
-    """Owns the per-function count of requests in flight or queued at the gateway.
+    """Owns the per-function count of requests in flight or queued, and their service rate.
+
+    A request is refused (429) when its function has `limit` requests in
+    already, or when the ones ahead of it would take longer than
+    `max_wait_s` to serve at the rate the function was served in the last
+    second: it would only time out in the queue, after costing more. Below
+    that, requests are queued, not refused, since a refused client that
+    retries at once costs the gateway more than one that waits its turn.
 
     `refusal(name)` is the check made before the body is read; `enter` and
     `leave` bracket a request that was let in.
     """
 
-    def __init__(self, function_concurrency: int) -> None:
-        self.limit = function_concurrency
+    def __init__(self, function_concurrency: int, max_wait_s: float = 10.0) -> None:
+        self.limit, self.max_wait_s = function_concurrency, max_wait_s
         self.inflight: defaultdict[str, int] = defaultdict(int)
         self.refused = 0
+        self._served: defaultdict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+        """Per function: [second the count is for, served in it, served in the one before]."""
         self._too_many = _prebuilt(429, "Overloaded", "function concurrency limit reached")
+        self._too_slow = _prebuilt(429, "Overloaded", "the queue is longer than can be served")
 
     def refusal(self, name: str) -> Response | None:
         """The answer to give `name`'s next request at once, or None to let it in."""
-        if self.inflight[name] >= self.limit:
+        waiting = self.inflight[name]
+        if waiting >= self.limit:
             self.refused += 1
             return self._too_many
+        rate = self.rate(name)
+        if rate and waiting > rate * self.max_wait_s:
+            self.refused += 1
+            return self._too_slow
         return None
+
+    def rate(self, name: str) -> float:
+        """Requests of `name` served per second, over the last whole second (0: unknown)."""
+        return self._roll(name)[2]
+
+    def _roll(self, name: str) -> list[float]:
+        served, second = self._served[name], float(int(time.monotonic()))
+        if served[0] != second:
+            served[2] = served[1] if served[0] == second - 1 else 0.0
+            served[0], served[1] = second, 0.0
+        return served
 
     def enter(self, name: str) -> None:
         self.inflight[name] += 1
 
     def leave(self, name: str) -> None:
         self.inflight[name] -= 1
+        self._roll(name)[1] += 1

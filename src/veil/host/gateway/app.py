@@ -45,8 +45,10 @@ MAX_DEADLINE_S = 300.0
 @dataclass
 class GatewayConfig:
     max_request_bytes: int = 8 * 1024 * 1024
-    function_concurrency: int = 256
+    function_concurrency: int = 1024
     """Requests of one function in flight or queued at once; beyond it, 429."""
+    max_wait_s: float = 10.0
+    """Refuse (429) when the requests ahead would take longer than this to serve."""
 
 
 class UploadRefused(Refused):
@@ -160,7 +162,7 @@ def gateway_app(
     registry = transport.registry
     metrics = transport.metrics
     events = transport.events
-    admission = Admission(cfg.function_concurrency)
+    admission = Admission(cfg.function_concurrency, cfg.max_wait_s)
     kms_key: list[VerifyKey] = []
 
     @asynccontextmanager
