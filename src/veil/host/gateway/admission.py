@@ -18,7 +18,9 @@ from fastapi.responses import JSONResponse, Response
 
 from veil.host.transport import DispatchError, Overloaded
 
-RETRY_AFTER_S = 1
+ALWAYS_ADMIT = 256
+"""Requests of a function always let in (below `limit`), whatever its recent rate says:
+a rate measured over a quiet second says nothing of what the enclaves can do."""
 
 
 def retry_headers(exc: DispatchError | None) -> dict[str, str]:
@@ -37,9 +39,9 @@ class Admission:
     """Owns the per-function count of requests in flight or queued, and their service rate.
 
     A request is refused (429) when its function has `limit` requests in
-    already, or when the ones ahead of it would take longer than
-    `max_wait_s` to serve at the rate the function was served in the last
-    second: it would only time out in the queue, after costing more. Below
+    already, or, past `ALWAYS_ADMIT`, when the ones ahead of it would take
+    longer than `max_wait_s` to serve at the rate the function was served in
+    the last second: it would only time out in the queue, after costing more. Below
     that, requests are queued, not refused, since a refused client that
     retries at once costs the gateway more than one that waits its turn.
 
@@ -62,8 +64,7 @@ class Admission:
         if waiting >= self.limit:
             self.refused += 1
             return self._too_many
-        rate = self.rate(name)
-        if rate and waiting > rate * self.max_wait_s:
+        if waiting >= ALWAYS_ADMIT and waiting > self.rate(name) * self.max_wait_s:
             self.refused += 1
             return self._too_slow
         return None
