@@ -152,7 +152,7 @@ def run(quick: bool) -> list[Metric]:
         tally = Verification()
         levels: list[Level] = []
         probe = HealthProbe(platform.gateway_port)
-        expected = 1000.0
+        expected = 4000.0  # bodies enough not to run out at the first level
         for concurrency in LEVELS:
             seconds = (duration_s, warmup_s, expected)
             during = probe if concurrency == max(LEVELS) else None

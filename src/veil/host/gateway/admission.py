@@ -18,6 +18,9 @@ from fastapi.responses import JSONResponse, Response
 
 from veil.host.transport import DispatchError, Overloaded
 
+RATE_MEMORY_S = 30.0
+"""How long the best second's service rate counts for admission."""
+
 ALWAYS_ADMIT = 256
 """Requests of a function always let in (below `limit`), whatever its recent rate says:
 a rate measured over a quiet second says nothing of what the enclaves can do."""
@@ -53,8 +56,8 @@ class Admission:
         self.limit, self.max_wait_s = function_concurrency, max_wait_s
         self.inflight: defaultdict[str, int] = defaultdict(int)
         self.refused = 0
-        self._served: defaultdict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
-        """Per function: [second the count is for, served in it, served in the one before]."""
+        self._served: defaultdict[str, list[float]] = defaultdict(lambda: [0.0] * 5)
+        """Per function: [this second, served in it, served in the one before, best, its second]."""
         self._too_many = _prebuilt(429, "Overloaded", "function concurrency limit reached")
         self._too_slow = _prebuilt(429, "Overloaded", "the queue is longer than can be served")
 
@@ -70,14 +73,21 @@ class Admission:
         return None
 
     def rate(self, name: str) -> float:
-        """Requests of `name` served per second, over the last whole second (0: unknown)."""
-        return self._roll(name)[2]
+        """Requests of `name` served per second: the best whole second of the last `RATE_MEMORY_S`.
+
+        The best, not the last: the second before a burst is often a quiet
+        one, and says nothing of what the enclaves can serve.
+        """
+        served = self._roll(name)
+        return max(served[2], served[3])
 
     def _roll(self, name: str) -> list[float]:
         served, second = self._served[name], float(int(time.monotonic()))
         if served[0] != second:
             served[2] = served[1] if served[0] == second - 1 else 0.0
             served[0], served[1] = second, 0.0
+            if served[2] >= served[3] or second - served[4] > RATE_MEMORY_S:
+                served[3], served[4] = served[2], second
         return served
 
     def enter(self, name: str) -> None:
