@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import pytest
 
-from veil.host.transport import DeadlineExceeded, Overloaded
+from veil.host.transport import DeadlineExceeded, NoCapacity, Overloaded, QueueTimeout
 from veil.host.waiting import WaitQueue
 
 T = TypeVar("T")
@@ -154,3 +154,78 @@ def test_a_timed_out_waiter_does_not_swallow_the_next_wake_up() -> None:
         return waiting.done()
 
     assert run(main)
+
+
+def test_a_freed_shared_enclave_goes_to_the_function_served_least_recently() -> None:
+    async def main() -> list[str]:
+        queue, order = WaitQueue(16), []
+
+        async def waiter(function: str) -> None:
+            await queue.wait(function, later())
+            order.append(function)
+
+        tasks = [asyncio.create_task(waiter(f)) for f in "ffffg"]
+        await settle()
+        for _ in range(5):
+            queue.wake_one(["f", "g"])
+            await settle()
+        await asyncio.gather(*tasks)
+        return order
+
+    assert run(main) == ["f", "g", "f", "f", "f"]
+
+
+def test_wake_n_wakes_at_most_n_and_counts_them() -> None:
+    async def main() -> tuple[int, int, int]:
+        queue = WaitQueue(16)
+        tasks = [asyncio.create_task(queue.wait("f", later())) for _ in range(5)]
+        await settle()
+        woken = queue.wake("f", 3)
+        claimed = queue.claimed("f")
+        await settle()
+        left = queue.queued
+        queue.wake_all()
+        await asyncio.gather(*tasks)
+        return woken, claimed, left
+
+    assert run(main) == (3, 3, 2)
+
+
+def test_a_woken_request_holds_its_claim_until_it_runs() -> None:
+    async def main() -> tuple[bool, bool]:
+        queue = WaitQueue(16)
+        task = asyncio.create_task(queue.wait("f", later()))
+        await settle()
+        queue.wake("f")
+        held = queue.has_waiters("f")  # woken, not yet run: later arrivals queue behind it
+        await task
+        return held, queue.has_waiters("f")
+
+    assert run(main) == (True, False)
+
+
+def test_the_queue_time_limit_ends_a_wait_before_a_later_deadline() -> None:
+    async def main() -> None:
+        queue = WaitQueue(16, max_wait_s=0.05)
+        with pytest.raises(QueueTimeout):
+            await queue.wait("f", later(30))
+        assert queue.queued == 0
+
+    run(main)
+
+
+def test_fail_ends_every_wait_of_that_function_only() -> None:
+    async def main() -> tuple[int, bool]:
+        queue = WaitQueue(16)
+        fs = [asyncio.create_task(queue.wait("f", later())) for _ in range(3)]
+        g = asyncio.create_task(queue.wait("g", later()))
+        await settle()
+        queue.fail("f", NoCapacity("none"))
+        results = await asyncio.gather(*fs, return_exceptions=True)
+        failed = sum(isinstance(r, NoCapacity) for r in results)
+        still = not g.done()
+        g.cancel()
+        await asyncio.gather(g, return_exceptions=True)
+        return failed, still
+
+    assert run(main) == (3, True)

@@ -23,6 +23,7 @@ SUITES: dict[str, str] = {
     "core": "veil.bench.core",
     "evidence": "veil.bench.evidence",
     "gateway": "veil.bench.gateway",
+    "overload": "veil.bench.overload",
     "runtimes": "veil.bench.runtimes",
 }
 """Suite name to the module that runs it."""

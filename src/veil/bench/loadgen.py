@@ -42,6 +42,10 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)
     samples: dict[int, bytes] = field(default_factory=dict)
     """Body index → response body, for every `sample_every`-th body (to verify)."""
+    refused: int = 0
+    """429 and 503 answers that were sent again at once (with `retry_refused`)."""
+    longest_with_retries_us: float = 0.0
+    """Of the 200 answers: the longest from a body's first send, its refusals included."""
 
     @property
     def rps(self) -> float:
@@ -120,8 +124,15 @@ async def drive(
     warmup_s: float = 0.0,
     sample_every: int = 0,
     content_type: str = "application/cbor",
+    retry_refused: bool = False,
 ) -> LoadResult:
-    """Send `bodies` over `concurrency` connections for at most `duration_s` (plus warm-up)."""
+    """Send `bodies` over `concurrency` connections for at most `duration_s` (plus warm-up).
+
+    With `retry_refused`, a 429 or 503 is answered by sending the same body
+    again at once: a client that retries without backing off. The same body
+    is safe to resend: a refusal means no enclave saw it, so its request id
+    is still unused.
+    """
     if host not in LOOPBACK:
         raise ValueError("the load generator only targets loopback")
     loop = asyncio.get_running_loop()
@@ -130,7 +141,8 @@ async def drive(
     statuses: dict[int, int] = {}
     samples: dict[int, bytes] = {}
     next_index = 0
-    ok = errors = 0
+    ok = errors = refused = 0
+    longest = 0.0
     start = time.perf_counter()
     measure_from = start + warmup_s
     stop_at = measure_from + duration_s
@@ -138,7 +150,7 @@ async def drive(
     window_end = measure_from
 
     async def worker() -> None:
-        nonlocal next_index, ok, errors, ok_in_window, window_end
+        nonlocal next_index, ok, errors, ok_in_window, window_end, refused, longest
         _, conn = await loop.create_connection(_Connection, host, port)
         assert isinstance(conn, _Connection)
         try:
@@ -148,8 +160,14 @@ async def drive(
                     return
                 index = next_index
                 next_index += 1
+                first = now
                 try:
                     status, body = await conn.request(requests[index])
+                    while retry_refused and status in (429, 503) and time.perf_counter() < stop_at:
+                        statuses[status] = statuses.get(status, 0) + 1
+                        refused += 1
+                        now = time.perf_counter()
+                        status, body = await conn.request(requests[index])
                 except (ConnectionError, ProtocolViolation):
                     errors += 1
                     return
@@ -159,6 +177,8 @@ async def drive(
                     errors += 1
                     continue
                 ok += 1
+                if first >= measure_from:
+                    longest = max(longest, done - first)
                 if now >= measure_from:
                     latencies.append((done - now) * 1e6)
                     if done <= stop_at:
@@ -182,6 +202,8 @@ async def drive(
         latencies,
         statuses,
         samples,
+        refused,
+        longest * 1e6,
     )
 
 
@@ -195,6 +217,7 @@ def run_load(
     warmup_s: float = 0.0,
     sample_every: int = 0,
     content_type: str = "application/cbor",
+    retry_refused: bool = False,
 ) -> LoadResult:
     """`drive` on a fresh uvloop event loop (the entry point of the load process)."""
     import uvloop
@@ -210,6 +233,7 @@ def run_load(
             warmup_s,
             sample_every,
             content_type,
+            retry_refused,
         )
     )
 

@@ -83,7 +83,7 @@ def load_config(*, pin: bool = True) -> ClientConfig:
 
 def gateway_client(config: ClientConfig) -> Client:
     """A client for the configured gateway, trusting only the pinned KMS and verifier keys."""
-    return Client(config.gateway, config.trust())
+    return Client(config.gateway, config.trust(), on_retry=lambda line: err.print(line))
 
 
 def emit_json(value: Any) -> None:

@@ -18,9 +18,13 @@ from veil.attestation.refusals import REFUSALS
 class GatewayError(Exception):
     """The gateway answered with an error the SDK has no Veil error class for (429, 503 ...)."""
 
-    def __init__(self, status: int, kind: str, detail: str) -> None:
+    def __init__(
+        self, status: int, kind: str, detail: str, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(f"{kind} (HTTP {status}): {detail}")
         self.status, self.kind, self.detail = status, kind, detail
+        self.retry_after_s = retry_after_s
+        """The gateway's `Retry-After`, in seconds, if it sent one."""
 
 
 class GatewayUnavailable(ConnectionError):
@@ -35,12 +39,22 @@ def check(response: httpx.Response) -> httpx.Response:
     """`response` if it succeeded; otherwise raise the refusal or `GatewayError` it carries."""
     if response.is_success:
         return response
+    after = _retry_after(response)
     try:
         payload = response.json()
         kind, detail = str(payload["error"]), str(payload["detail"])
     except (ValueError, KeyError, TypeError):
-        raise GatewayError(response.status_code, "HTTPError", response.text[:200]) from None
+        raise GatewayError(response.status_code, "HTTPError", response.text[:200], after) from None
     refusal = REFUSALS.get(kind)
     if response.status_code in (400, 403, 404) and refusal is not None:
         raise refusal(detail)
-    raise GatewayError(response.status_code, kind, detail)
+    raise GatewayError(response.status_code, kind, detail, after)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """`Retry-After` as seconds (the delay form; an HTTP date is ignored)."""
+    value = response.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

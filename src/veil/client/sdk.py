@@ -11,14 +11,17 @@ is not trusted for anything but delivery.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import cbor2
 import httpx
 
 from veil.attestation.policy import Policy
-from veil.client.errors import GatewayUnavailable, check
+from veil.client.errors import GatewayError, GatewayUnavailable, check
 from veil.client.invoke import Invocation, open_response, seal
+from veil.client.retry import Backoff, OnRetry
 from veil.client.trust import TrustAnchors
 from veil.trusted.bundle import Bundle, SignedBundle
 from veil.trusted.crypto import hazmat
@@ -52,9 +55,11 @@ class _Base:
     Only the I/O differs between `Client` and `AsyncClient`.
     """
 
-    def __init__(self, url: str, trust: TrustAnchors) -> None:
+    def __init__(self, url: str, trust: TrustAnchors, on_retry: OnRetry | None = None) -> None:
         self.url = url.rstrip("/")
         self.trust = trust
+        self.on_retry = on_retry
+        """Told one line each time an invocation is retried (it is also logged at INFO)."""
         self._records: dict[str, FunctionRecord] = {}
 
     def _remember(self, content: bytes) -> FunctionRecord:
@@ -76,8 +81,16 @@ class _Base:
 
 
 class Client(_Base):
-    def __init__(self, url: str, trust: TrustAnchors, timeout: float = 30.0) -> None:
-        super().__init__(url, trust)
+    """Invocations refused with 429/503 are retried with backoff within their timeout."""
+
+    def __init__(
+        self,
+        url: str,
+        trust: TrustAnchors,
+        timeout: float = 30.0,
+        on_retry: OnRetry | None = None,
+    ) -> None:
+        super().__init__(url, trust, on_retry)
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -110,10 +123,21 @@ class Client(_Base):
         return listed
 
     def invoke(self, name: str, data: bytes, *, timeout_s: float = 30.0) -> Invocation:
-        request = seal(self.function(name), data, timeout_s=timeout_s)
-        args = self._invoke_args(request.envelope, timeout_s)
-        response = self._call("POST", f"/v1/invoke/{name}", **args)
-        return open_response(request, response.content, self.trust)
+        backoff = Backoff(time.monotonic() + timeout_s)
+        while True:
+            remaining = backoff.deadline - time.monotonic()
+            request = seal(self.function(name), data, timeout_s=remaining)  # a new request id
+            args = self._invoke_args(request.envelope, remaining)
+            try:
+                response = self._call("POST", f"/v1/invoke/{name}", **args)
+            except GatewayError as exc:
+                wait = backoff.delay(exc)
+                if wait is None:
+                    raise
+                backoff.announce(name, exc, wait, self.on_retry)
+                time.sleep(wait)
+                continue
+            return open_response(request, response.content, self.trust)
 
     def enclaves(self) -> list[dict[str, Any]]:
         listed: list[dict[str, Any]] = self._call("GET", "/v1/enclaves").json()
@@ -138,8 +162,14 @@ class Client(_Base):
 class AsyncClient(_Base):
     """The same operations for asyncio code."""
 
-    def __init__(self, url: str, trust: TrustAnchors, timeout: float = 30.0) -> None:
-        super().__init__(url, trust)
+    def __init__(
+        self,
+        url: str,
+        trust: TrustAnchors,
+        timeout: float = 30.0,
+        on_retry: OnRetry | None = None,
+    ) -> None:
+        super().__init__(url, trust, on_retry)
         self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -167,10 +197,21 @@ class AsyncClient(_Base):
         return self._records[name]
 
     async def invoke(self, name: str, data: bytes, *, timeout_s: float = 30.0) -> Invocation:
-        request = seal(await self.function(name), data, timeout_s=timeout_s)
-        args = self._invoke_args(request.envelope, timeout_s)
-        response = await self._call("POST", f"/v1/invoke/{name}", **args)
-        return open_response(request, response.content, self.trust)
+        backoff = Backoff(time.monotonic() + timeout_s)
+        while True:
+            remaining = backoff.deadline - time.monotonic()
+            request = seal(await self.function(name), data, timeout_s=remaining)
+            args = self._invoke_args(request.envelope, remaining)
+            try:
+                response = await self._call("POST", f"/v1/invoke/{name}", **args)
+            except GatewayError as exc:
+                wait = backoff.delay(exc)
+                if wait is None:
+                    raise
+                backoff.announce(name, exc, wait, self.on_retry)
+                await asyncio.sleep(wait)
+                continue
+            return open_response(request, response.content, self.trust)
 
     async def enclaves(self) -> list[dict[str, Any]]:
         listed: list[dict[str, Any]] = (await self._call("GET", "/v1/enclaves")).json()

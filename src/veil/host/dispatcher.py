@@ -2,9 +2,13 @@
 
 - Warm pool per function: workers that hold its keys; a request goes to the
   least loaded one below the per-enclave concurrency limit, else waits in
-  the `WaitQueue` (bounded by its deadline and by `max_queue`).
+  the `WaitQueue` (in arrival order, bounded by its deadline, the queue-time
+  limit `max_wait_s` and `max_queue`). A request never overtakes one of its
+  function that is already waiting; a freed slot wakes one waiter, a pool
+  change as many as it freed slots.
 - Scale up: when every warm worker of a function is full, one more is made
-  warm (a stem cell, a new worker, or another function's worker).
+  warm (a stem cell, a new worker, or another function's worker) -- only if
+  the pool can host it: at its maximum, requests wait, nothing is attempted.
 - A worker that dies mid-request is replaced and the request retried once
   on another enclave (requests are idempotent by request id), else answered
   with `WorkerDied`.
@@ -15,6 +19,7 @@ The processes themselves are the `WorkerPool`'s (`host.pool`).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -27,15 +32,21 @@ from veil.host.provision import load_function
 from veil.host.registry import Registry
 from veil.host.transport import (
     DeadlineExceeded,
+    DispatchError,
     FunctionNotDeployed,
+    KmsUnavailable,
     NoCapacity,
     Overloaded,
+    StorageUnavailable,
     WorkerDied,
 )
 from veil.host.trust import TrustServices
 from veil.host.waiting import WaitQueue
 from veil.trusted import edge
-from veil.trusted.errors import VeilError
+from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
+
+KMS_DOWN_S = 10.0
+"""How long a failed KMS call makes the gateway report itself not ready (unless one succeeds)."""
 
 
 class Dispatcher:
@@ -59,12 +70,14 @@ class Dispatcher:
         self.config = config or PoolConfig()
         self.events = events or EventLog()
         self.metrics = metrics or Metrics()
-        self.waiting = WaitQueue(self.config.max_queue)
+        self.waiting = WaitQueue(self.config.max_queue, self.config.max_wait_s)
         self.pool = WorkerPool(
-            trust, sim_key, self.config, self.events, self.metrics, self.waiting.wake_all
+            trust, sim_key, self.config, self.events, self.metrics, self._pool_changed
         )
         self._cold: dict[str, asyncio.Task[None]] = {}
-        self._cold_errors: dict[str, Exception] = {}
+        self.cold_start_attempts = 0
+        self.kms_ok_at = self.kms_failed_at = 0.0
+        """When a cold start last reached the KMS, and last failed to (monotonic)."""
 
     @property
     def workers(self) -> dict[int, WorkerHandle]:
@@ -102,29 +115,52 @@ class Dispatcher:
         raise AssertionError("unreachable")
 
     async def _acquire(self, function: str, deadline: float) -> WorkerHandle:
-        limit = self.config.enclave_concurrency
+        woken = False
         while True:
-            if function in self._cold_errors:
-                raise self._cold_errors.pop(function)
-            warm = [
-                w
-                for w in self.workers.values()
-                if function in w.functions and w.inflight < limit and not w.dead
-            ]
-            if warm:
-                return min(warm, key=lambda w: w.inflight)
-            if function not in self._cold:
+            if woken or not self.waiting.has_waiters(function):
+                worker = self._free_worker(function)
+                if worker is not None:
+                    return worker
+            if function not in self._cold and self.pool.can_host(function):
                 self._start_cold(function)
             try:
-                await self.waiting.wait(function, deadline)
+                await self.waiting.wait(function, deadline, front=woken)
             except Overloaded:
                 self.metrics.errors.labels("overloaded").inc()
                 raise
+            woken = True
+
+    def _warm(self, function: str) -> list[WorkerHandle]:
+        return [w for w in self.workers.values() if function in w.functions and not w.dead]
+
+    def _free_worker(self, function: str) -> WorkerHandle | None:
+        limit = self.config.enclave_concurrency
+        free = [w for w in self._warm(function) if w.inflight < limit]
+        return min(free, key=lambda w: w.inflight) if free else None
+
+    def _pool_changed(self) -> None:
+        """Wake as many waiters of each function as the pool now has free slots for it."""
+        limit = self.config.enclave_concurrency
+        for function in self.waiting.functions():
+            warm = self._warm(function)
+            free = sum(max(0, limit - w.inflight) for w in warm)
+            self.waiting.wake(function, free - self.waiting.claimed(function))
+            if not warm and function not in self._cold and self.waiting.waiting_for(function):
+                if self.pool.can_host(function):
+                    self._start_cold(function)
+                elif not self.pool.spawning:
+                    self.waiting.fail(function, NoCapacity("no enclave can be started"))
 
     def _start_cold(self, function: str) -> None:
-        entry = self.registry.get(function)
+        try:
+            entry = self.registry.get(function)
+        except sqlite3.Error:
+            self.metrics.errors.labels("storage_unavailable").inc()
+            raise StorageUnavailable("the function registry is unavailable") from None
         if entry is None:
             raise FunctionNotDeployed(f"function {function!r} is not deployed")
+        self.cold_start_attempts += 1
+        self.metrics.cold_start_attempts.inc()
         task = asyncio.create_task(self._cold_start(function, entry.digest))
         self._cold[function] = task
         task.add_done_callback(lambda _t: self._cold.pop(function, None))
@@ -133,31 +169,47 @@ class Dispatcher:
         start = time.perf_counter()
         worker = await self.pool.host_for(function)
         if worker is None:
-            if not any(function in w.functions for w in self.workers.values()):
-                self._cold_errors[function] = NoCapacity("no enclave can be started")
-            self.waiting.wake_all()
+            if not self._warm(function):
+                self.waiting.fail(function, NoCapacity("no enclave can be started"))
             return
-        bundle = self.registry.bundle(digest)
         worker.loading.add(function)
         try:
+            bundle = self.registry.bundle(digest)
             call = self.pool.call(worker)
             timings = await load_function(call, self.trust, function, digest, bundle)
         except (ChannelError, VeilError) as exc:  # refused by the enclave, or by the KMS
-            error = edge.rebuild(exc.name) if isinstance(exc, ChannelError) else exc
-            self._cold_errors[function] = error
-            self.events.emit("cold_start_refused", function=function, error=type(error).__name__)
-            self.metrics.errors.labels("cold_start_refused").inc()
+            self._cold_refused(function, exc)
         except (ChannelClosed, TimeoutError):
             self.pool.lost(worker, "died while loading a function")
         except OSError:  # the KMS did not answer: no enclave can get this function's keys
-            self._cold_errors[function] = NoCapacity("the KMS is unreachable")
+            self._cold_failed(function, KmsUnavailable("the key service is unavailable"))
+        except sqlite3.Error:
+            self._cold_failed(function, StorageUnavailable("the function registry is unavailable"))
         else:
+            self.kms_ok_at = time.monotonic()
             worker.functions.add(function)
             self._cold_started(function, worker, time.perf_counter() - start, timings)
         finally:
             worker.loading.discard(function)
             self.pool.background(self.pool.replenish())
             self.pool.changed()
+
+    def _cold_refused(self, function: str, exc: ChannelError | VeilError) -> None:
+        error = edge.rebuild(exc.name) if isinstance(exc, ChannelError) else exc
+        if not isinstance(error, MalformedMessage | NotFound | Refused):  # failed, not refused
+            self._cold_failed(function, KmsUnavailable("the key service is unavailable"))
+            return
+        self.events.emit("cold_start_refused", function=function, error=type(error).__name__)
+        self.metrics.errors.labels("cold_start_refused").inc()
+        self.waiting.fail(function, error)
+
+    def _cold_failed(self, function: str, error: DispatchError) -> None:
+        """A dependency failed: the waiters get `error` (503); the next request tries again."""
+        if isinstance(error, KmsUnavailable):
+            self.kms_failed_at = time.monotonic()
+        self.events.emit("cold_start_failed", function=function, error=type(error).__name__)
+        self.metrics.errors.labels(type(error).__name__).inc()
+        self.waiting.fail(function, error)
 
     def _cold_started(
         self, function: str, worker: WorkerHandle, elapsed: float, timings: dict[str, float]
@@ -172,6 +224,20 @@ class Dispatcher:
     def queued(self) -> int:
         """Requests waiting for an enclave with room."""
         return self.waiting.queued
+
+    def readiness(self) -> dict[str, bool]:
+        """Whether new work can be taken: enclaves to be had, room in the queue, the KMS there.
+
+        The KMS counts as reachable unless a cold start failed to reach it
+        in the last `KMS_DOWN_S` seconds and none has reached it since.
+        """
+        now = time.monotonic()
+        kms_down = self.kms_failed_at > self.kms_ok_at and now - self.kms_failed_at < KMS_DOWN_S
+        return {
+            "enclaves": bool(self.workers) or self.pool.can_grow,
+            "queue": self.waiting.queued < self.waiting.max_queue,
+            "kms": not kms_down,
+        }
 
     def load(self) -> dict[str, int]:
         return {

@@ -27,6 +27,9 @@ class Metrics:
         self.cold_starts = Counter(
             "veil_cold_starts", "Functions loaded into an enclave", ["function"], registry=r
         )
+        self.cold_start_attempts = Counter(
+            "veil_cold_start_attempts", "Cold starts begun (loaded or not)", registry=r
+        )
         self.cold_start_seconds = Histogram(
             "veil_cold_start_seconds",
             "Key release + load + init",

@@ -45,6 +45,8 @@ class PoolConfig:
     enclave_concurrency: int = 8
     idle_timeout_s: float = 300.0
     max_queue: int = 1024
+    max_wait_s: float = 10.0
+    """The longest any request waits in the queue for an enclave slot (then 503, QueueTimeout)."""
     spawn_timeout_s: float = 60.0
 
 
@@ -117,6 +119,15 @@ class WorkerPool:
     @property
     def can_grow(self) -> bool:
         return len(self.workers) + self.spawning < self.config.max_workers
+
+    def can_host(self, function: str) -> bool:
+        """Whether a cold start of `function` could find an enclave: else it is not attempted."""
+        if self.can_grow:
+            return True
+        return any(
+            w.state == "stem" or (function not in w.functions and function not in w.loading)
+            for w in self.workers.values()
+        )
 
     async def spawn(self) -> WorkerHandle | None:
         """Start an enclave process (`python -m veil.trusted`), attest it, relaying for it."""

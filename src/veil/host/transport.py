@@ -17,15 +17,26 @@ from veil.host.registry import Registry
 
 
 class DispatchError(Exception):
-    """A request the host could not get served; `status` is the HTTP answer."""
+    """A request the host could not get served; `status` is the HTTP answer.
+
+    `retry_after_s`, when set, is how long a client should wait before it
+    tries again (the `Retry-After` header): the condition is passing, not
+    the request wrong.
+    """
 
     status = 503
+    retry_after_s: float | None = 1.0
 
 
 class Overloaded(DispatchError):
     """Too many requests are queued already: retry later (429)."""
 
     status = 429
+    retry_after_s = 0.5
+
+
+class QueueTimeout(DispatchError):
+    """The request waited the queue-time limit without an enclave slot: retry later (503)."""
 
 
 class NoCapacity(DispatchError):
@@ -36,6 +47,7 @@ class DeadlineExceeded(DispatchError):
     """The request's deadline passed before an enclave answered (504)."""
 
     status = 504
+    retry_after_s = None
 
 
 class WorkerDied(DispatchError):
@@ -46,6 +58,23 @@ class FunctionNotDeployed(DispatchError):
     """No function of that name is in the registry (404)."""
 
     status = 404
+    retry_after_s = None
+
+
+class KmsUnavailable(DispatchError):
+    """The key service did not answer (a cold start or deploy needs it): retry later (503).
+
+    Unlike `NoCapacity` (no enclave can be had), the enclaves are fine:
+    warm functions keep serving, and the next cold start tries again.
+    """
+
+    retry_after_s = 2.0
+
+
+class StorageUnavailable(DispatchError):
+    """The host's registry (bundle storage) failed to answer: retry later (503)."""
+
+    retry_after_s = 2.0
 
 
 class EnclaveTransport(Protocol):
@@ -63,6 +92,10 @@ class EnclaveTransport(Protocol):
 
     def enclaves(self) -> list[dict[str, Any]]:
         """Each enclave's id, state, TEE, key id, functions and attestation result."""
+        ...
+
+    def readiness(self) -> dict[str, bool]:
+        """Named checks for `/readyz`; the gateway is ready when all are true."""
         ...
 
     def load(self) -> dict[str, int]:

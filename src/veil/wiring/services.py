@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stem-cells", type=int, default=1)
     parser.add_argument("--max-workers", type=int, default=PoolConfig().max_workers)
     parser.add_argument("--max-queue", type=int, default=PoolConfig().max_queue)
+    parser.add_argument("--max-wait", type=float, default=PoolConfig().max_wait_s)
     parser.add_argument("--idle-timeout", type=float, default=PoolConfig().idle_timeout_s)
     parser.add_argument("--enclave-concurrency", type=int, default=PoolConfig().enclave_concurrency)
     parser.add_argument(
@@ -136,10 +137,13 @@ def main(argv: list[str] | None = None) -> None:
         stem_cells=args.stem_cells,
         max_workers=args.max_workers,
         max_queue=args.max_queue,
+        max_wait_s=args.max_wait,
         idle_timeout_s=args.idle_timeout,
         enclave_concurrency=args.enclave_concurrency,
     )
-    gateway_config = GatewayConfig(function_concurrency=args.function_concurrency)
+    gateway_config = GatewayConfig(
+        function_concurrency=args.function_concurrency, max_wait_s=args.max_wait
+    )
     app, _ = build_gateway(args.data_dir, args.trust_url, pool, gateway_config)
     uvicorn.Server(server_config(app, args.host, args.port or DEFAULT_GATEWAY_PORT)).run()
 

@@ -8,23 +8,29 @@ refusals with the error's class name only.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
-from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from veil.host.gateway.admission import Admission, retry_headers
 from veil.host.gateway.bodies import MAX_DEPLOY, envelope_metadata, parse_deploy
-from veil.host.gateway.errors import error_answer, status_for
+from veil.host.gateway.errors import error_answer, is_refusal, status_for
 from veil.host.gateway.limits import DEPLOY_DEFAULT, INVOKE_DEFAULT, ClientLimit, ClientLimits
 from veil.host.registry import Entry
-from veil.host.transport import DispatchError, EnclaveTransport
+from veil.host.transport import (
+    DispatchError,
+    EnclaveTransport,
+    KmsUnavailable,
+    StorageUnavailable,
+)
 from veil.host.trust import TrustServices
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.errors import MalformedMessage, Refused, VeilError
@@ -32,18 +38,21 @@ from veil.trusted.wire.envelope import MAX_ENVELOPE
 from veil.trusted.wire.records import FunctionRecord
 
 CBOR = "application/cbor"
+T = TypeVar("T")
 MAX_DEADLINE_S = 300.0
 
 
 @dataclass
 class GatewayConfig:
     max_request_bytes: int = 8 * 1024 * 1024
-    function_concurrency: int = 256
+    function_concurrency: int = 1024
     """Requests of one function in flight or queued at once; beyond it, 429."""
     invoke_per_client: ClientLimit | None = INVOKE_DEFAULT
     """Invocations per client address (token bucket); beyond it, 429 with Retry-After."""
     deploy_per_client: ClientLimit | None = DEPLOY_DEFAULT
     """Deploys per client address; None turns a limit off."""
+    max_wait_s: float = 10.0
+    """Refuse (429) when the requests ahead would take longer than this to serve."""
 
 
 class UploadRefused(Refused):
@@ -64,6 +73,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 ServeInvoke = Callable[[str, bytes | None], Awaitable[Response]]
+Refuse = Callable[[str], Response | None]
 
 INVOKE_PREFIX = "/v1/invoke/"
 
@@ -77,10 +87,15 @@ class InvokeFastPath:
     same request with the same code (`serve` is the route's own body) and
     the same error answers; the FastAPI route stays for OpenAPI and tests
     that call it in-process. Everything else passes through untouched.
+    `refuse` is asked first, from the path alone: a refusal it gives is sent
+    before the body is read (`host.gateway.admission`).
     """
 
-    def __init__(self, app: ASGIApp, serve: ServeInvoke, limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, serve: ServeInvoke, limit: int, refuse: Refuse | None = None
+    ) -> None:
         self.app, self.serve, self.limit = app, serve, limit
+        self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -90,11 +105,16 @@ class InvokeFastPath:
         ):
             await self.app(scope, receive, send)
             return
+        name = scope["path"][len(INVOKE_PREFIX) :]
+        refusal = self.refuse(name) if self.refuse is not None else None
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
         try:
             body = await self._body(scope, receive)
         except ClientDisconnect:
             return  # nobody to answer
-        response = await self.serve(scope["path"][len(INVOKE_PREFIX) :], body)
+        response = await self.serve(name, body)
         await response(scope, receive, send)
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
@@ -128,15 +148,15 @@ class _GatewayApp(FastAPI):
     plain 500 (uvicorn answers it, as `ServerErrorMiddleware` would).
     """
 
-    fast_path: tuple[ServeInvoke, int] | None = None
+    fast_path: tuple[ServeInvoke, int, Refuse | None] | None = None
     client_limits: GatewayConfig | None = None
     """Outermost of all (`limits.ClientLimits`): a flooding client is refused before any parsing."""
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
         if self.fast_path is not None:
-            serve, limit = self.fast_path
-            stack = InvokeFastPath(stack, serve, limit)
+            serve, limit, refuse = self.fast_path
+            stack = InvokeFastPath(stack, serve, limit, refuse)
         if self.client_limits is None:
             return stack
         cfg = self.client_limits
@@ -151,7 +171,7 @@ def gateway_app(
     registry = transport.registry
     metrics = transport.metrics
     events = transport.events
-    inflight: defaultdict[str, int] = defaultdict(int)
+    admission = Admission(cfg.function_concurrency, cfg.max_wait_s)
     kms_key: list[VerifyKey] = []
 
     @asynccontextmanager
@@ -166,7 +186,8 @@ def gateway_app(
 
     def refusal(exc: VeilError | DispatchError) -> JSONResponse:
         metrics.errors.labels(type(exc).__name__).inc()
-        return error_answer(status_for(exc), type(exc).__name__, str(exc))
+        headers = retry_headers(exc) if isinstance(exc, DispatchError) else None
+        return error_answer(status_for(exc), type(exc).__name__, str(exc), headers)
 
     @app.exception_handler(VeilError)
     async def refused(_request: Request, exc: VeilError) -> JSONResponse:
@@ -175,6 +196,16 @@ def gateway_app(
     @app.exception_handler(DispatchError)
     async def dispatch_failed(_request: Request, exc: DispatchError) -> JSONResponse:
         return refusal(exc)
+
+    async def kms_call(fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` off the loop; the KMS not answering is `KmsUnavailable`, no address in it."""
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except (OSError, VeilError) as exc:
+            if isinstance(exc, VeilError) and is_refusal(exc):
+                raise
+            metrics.errors.labels("KmsUnavailable").inc()
+            raise KmsUnavailable("the key service is unavailable") from None
 
     def pinned_kms() -> VerifyKey:
         if not kms_key:
@@ -195,14 +226,18 @@ def gateway_app(
         bundle, signed_bundle = parsed.bundle, parsed.bundle_bytes
         registration, record_bytes = parsed.registration, parsed.record
         if registration is not None:
-            record_bytes = await asyncio.to_thread(trust.register_function, registration)
-        record = FunctionRecord.verify(record_bytes, pinned_kms())
+            record_bytes = await kms_call(trust.register_function, registration)
+        record = FunctionRecord.verify(record_bytes, await kms_call(pinned_kms))
         if record.name != bundle.bundle.manifest.name:
             raise UploadRefused("bundle manifest names another function")
         await asyncio.to_thread(
             bundle.verify, digest=record.digest, signer=VerifyKey(record.signer)
         )
-        registry.put(Entry(record.name, record.digest, record_bytes, record.version), signed_bundle)
+        entry = Entry(record.name, record.digest, record_bytes, record.version)
+        try:
+            registry.put(entry, signed_bundle)
+        except sqlite3.Error:
+            raise StorageUnavailable("the function registry is unavailable") from None
         events.emit(
             "deployed",
             function=record.name,
@@ -236,18 +271,18 @@ def gateway_app(
         meta = await envelope_metadata(body)
         if meta.function != name:
             raise MalformedMessage("envelope is for another function than the URL names")
-        if inflight[name] >= cfg.function_concurrency:
-            metrics.requests.labels(name, "throttled").inc()
-            return error_answer(429, "Overloaded", "function concurrency limit reached")
+        refused = admission.refusal(name)
+        if refused is not None:
+            return refused
         remaining = min(meta.deadline_ms / 1000 - time.time(), MAX_DEADLINE_S)
-        inflight[name] += 1
+        admission.enter(name)
         try:
             reply = await transport.invoke(name, body, time.monotonic() + max(remaining, 0))
         except Exception:
             metrics.requests.labels(name, "error").inc()
             raise
         finally:
-            inflight[name] -= 1
+            admission.leave(name)
         metrics.requests.labels(name, "ok").inc()
         metrics.latency.labels(name).observe(time.perf_counter() - started)
         return Response(reply, media_type=CBOR)
@@ -268,7 +303,7 @@ def gateway_app(
             return refusal(exc)
 
     invoke_limit = min(cfg.max_request_bytes, MAX_ENVELOPE)
-    app.fast_path = (invoke_fast, invoke_limit)
+    app.fast_path = (invoke_fast, invoke_limit, admission.refusal)
     app.client_limits = cfg
 
     @app.get("/v1/enclaves")
@@ -280,11 +315,16 @@ def gateway_app(
         return events.since(since)
 
     @app.get("/healthz")
-    def health() -> dict[str, Any]:
-        return {
-            "status": "ok",
-            **transport.load(),
-        }
+    async def health() -> dict[str, Any]:
+        """Liveness: on the event loop itself (no thread hop), so it answers while invokes queue."""
+        return {"status": "ok", **transport.load()}
+
+    @app.get("/readyz")
+    async def ready() -> JSONResponse:
+        """Readiness: 200 if the gateway can take new work now, else 503 with the failing checks."""
+        checks = transport.readiness()
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, **checks}, 200 if ready else 503)
 
     @app.get("/metrics")
     def prometheus() -> Response:

@@ -20,5 +20,12 @@ def status_for(exc: VeilError | DispatchError) -> int:
     return exc.status if isinstance(exc, DispatchError) else http_status(exc)
 
 
-def error_answer(status: int, kind: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": kind, "detail": detail}, status_code=status)
+def is_refusal(exc: VeilError) -> bool:
+    """A check said no (4xx), as opposed to a service failing to answer sensibly."""
+    return http_status(exc) < 500
+
+
+def error_answer(
+    status: int, kind: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": kind, "detail": detail}, status_code=status, headers=headers)
