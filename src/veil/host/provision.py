@@ -9,7 +9,9 @@ checks everything it is handed, so the host can only delay or drop.
 
 `call` is any `async (op, arg) -> bytes` to one enclave (a worker's
 channel, or an enclave in this process); `trust` the sync KMS/verifier
-client, run in a thread so the event loop never blocks on it.
+client, whose calls `blocking` runs: in a thread by default, so the event
+loop never blocks on HTTP; inline for objects in this process (a thread
+per call there costs more than the call).
 """
 
 from __future__ import annotations
@@ -24,26 +26,32 @@ import cbor2
 from veil.host.trust import TrustServices
 
 Call = Callable[[str, Any], Awaitable[bytes]]
+Blocking = Callable[..., Awaitable[Any]]
 
 
-async def attest_enclave(call: Call, trust: TrustServices) -> str:
+async def attest_enclave(
+    call: Call, trust: TrustServices, blocking: Blocking = asyncio.to_thread
+) -> str:
     """Challenge → evidence → attestation result → installed in the enclave; returns it."""
-    nonce = await asyncio.to_thread(trust.challenge)
+    nonce = await blocking(trust.challenge)
     reply = cbor2.loads(await call("evidence", nonce))
-    token = await asyncio.to_thread(
-        trust.attest, reply["tee"], reply["evidence"], reply["binding"], nonce
-    )
+    token = await blocking(trust.attest, reply["tee"], reply["evidence"], reply["binding"], nonce)
     await call("attested", token)
     return token
 
 
 async def load_function(
-    call: Call, trust: TrustServices, function: str, digest: bytes, bundle: bytes
+    call: Call,
+    trust: TrustServices,
+    function: str,
+    digest: bytes,
+    bundle: bytes,
+    blocking: Blocking = asyncio.to_thread,
 ) -> dict[str, float]:
     """Key request → KMS grant → install; returns the `key_release_ms` and `install_ms`."""
     start = time.perf_counter()
     request = await call("key_request", {"fn": function, "digest": digest})
-    grant = await asyncio.to_thread(trust.release, request)
+    grant = await blocking(trust.release, request)
     released = time.perf_counter()
     installed = cbor2.loads(await call("install", {"bundle": bundle, "grant": grant}))
     return {"key_release_ms": (released - start) * 1000, "install_ms": installed["install_ms"]}

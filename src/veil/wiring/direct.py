@@ -11,6 +11,7 @@ processes talking HTTP.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,11 @@ class LocalTrust:
         self.register_function, self.function_record = kms.register_function, kms.function_record
         self.release = kms.release
         self.challenge, self.attest = verifier.challenge, verifier.attest
+
+
+async def _inline(function: Callable[..., Any], *args: Any) -> Any:
+    """Run a trust call on the spot: the KMS and verifier are objects in this process."""
+    return function(*args)
 
 
 def _calls(service: EnclaveService) -> Call:
@@ -114,7 +120,7 @@ class DirectPlatform:
         """An enclave with fresh keys, attested through the host's relay, as a worker is."""
         enclave = Enclave(self.kms.public_key, engine=engine or self.engine)
         service = EnclaveService(enclave, self.attester)
-        asyncio.run(attest_enclave(_calls(service), self.services))
+        asyncio.run(attest_enclave(_calls(service), self.services, _inline))
         return service
 
     def start_enclave(self, engine: SandboxEngine | None = None) -> Enclave:
@@ -129,6 +135,11 @@ class DirectPlatform:
         )
         record = deployed.record
         load = load_function(
-            _calls(service), self.services, record.name, record.digest, deployed.signed_bundle
+            _calls(service),
+            self.services,
+            record.name,
+            record.digest,
+            deployed.signed_bundle,
+            _inline,
         )
         asyncio.run(load)
