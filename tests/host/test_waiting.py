@@ -79,18 +79,6 @@ def test_wake_one_leaves_other_functions_waiting() -> None:
     assert run(main) == (False, True)
 
 
-def test_wake_all_wakes_every_function_s_waiters() -> None:
-    async def main() -> int:
-        queue = WaitQueue(16)
-        tasks = [asyncio.create_task(queue.wait(f, later())) for f in "ffgh"]
-        await settle()
-        queue.wake_all()
-        await asyncio.gather(*tasks)
-        return queue.queued
-
-    assert run(main) == 0
-
-
 def test_a_wait_ends_at_its_deadline_with_deadline_exceeded() -> None:
     async def main() -> float:
         queue = WaitQueue(16)
@@ -119,7 +107,7 @@ def test_a_full_queue_refuses_the_next_request_as_overloaded() -> None:
         with pytest.raises(Overloaded):
             await queue.wait("f", later())
         queued = queue.queued
-        queue.wake_all()
+        queue.wake("f", 2)
         await asyncio.gather(*tasks)
         return queued
 
@@ -184,7 +172,7 @@ def test_wake_n_wakes_at_most_n_and_counts_them() -> None:
         claimed = queue.claimed("f")
         await settle()
         left = queue.queued
-        queue.wake_all()
+        queue.wake("f", left)  # release the rest
         await asyncio.gather(*tasks)
         return woken, claimed, left
 

@@ -127,7 +127,3 @@ class WaitQueue:
             waiter = queue.popleft()
             if not waiter.done():
                 waiter.set_exception(error)
-
-    def wake_all(self) -> None:
-        for function in list(self._queues):
-            self.wake(function, len(self._queues[function]))
