@@ -128,7 +128,7 @@ def test_a_waiting_request_past_its_deadline_is_refused_and_the_busy_one_still_s
     async def main() -> tuple[float, bytes]:
         async with dispatching(trust, tmp_path, enclave_concurrency=1) as running:
             await running.invoke(SPIN, spin_input(0))
-            busy = asyncio.create_task(running.invoke(SPIN, spin_input(40, b"busy")))
+            busy = asyncio.create_task(running.invoke(SPIN, spin_input(200, b"busy")))  # seconds
             await asyncio.sleep(0.05)
             started = time.monotonic()
             with pytest.raises(DeadlineExceeded):
@@ -147,7 +147,7 @@ def test_a_full_queue_refuses_at_once_with_overloaded(
     async def main() -> None:
         async with dispatching(trust, tmp_path, enclave_concurrency=1, max_queue=1) as running:
             await running.invoke(SPIN, spin_input(0))
-            busy = asyncio.create_task(running.invoke(SPIN, spin_input(30)))
+            busy = asyncio.create_task(running.invoke(SPIN, spin_input(120)))
             await asyncio.sleep(0.05)
             queued = asyncio.create_task(running.invoke(SPIN, spin_input(0)))
             await asyncio.sleep(0.05)
@@ -176,7 +176,7 @@ def test_a_request_whose_enclave_dies_is_retried_once_on_another(
     async def main() -> tuple[bytes, list[str]]:
         async with dispatching(trust, tmp_path, max_workers=2) as running:
             await running.invoke(SPIN, spin_input(0))
-            call = asyncio.create_task(running.invoke(SPIN, spin_input(60, b"survives")))
+            call = asyncio.create_task(running.invoke(SPIN, spin_input(200, b"survives")))
             await asyncio.sleep(0.3)
             (victim,) = [w for w in running.dispatcher.workers.values() if SPIN in w.functions]
             os.kill(victim.process.pid, signal.SIGKILL)
@@ -185,7 +185,7 @@ def test_a_request_whose_enclave_dies_is_retried_once_on_another(
             return reply, kinds
 
     reply, kinds = run(main)
-    assert reply == spin_input(60, b"survives")
+    assert reply == spin_input(200, b"survives")
     assert "enclave_died" in kinds and "request_retried" in kinds
 
 
