@@ -23,6 +23,7 @@ REFUSALS: Final[Mapping[str, type[errors.Refused]]] = MappingProxyType(
             *(errors.DecryptionFailed, bundle.BundleRefused, enclave.GrantRefused),
             *(enclave.NotAttested, enclave.UnknownFunction, replay.RequestExpired),
             *(replay.ReplayedRequest, replay.ReplayWindowFull),
+            *(enclave.StaleVersion, enclave.RollbackRefused, enclave.GrantExpired),
         )
     }
 )

@@ -43,6 +43,24 @@ class GrantRefused(Refused):
     public_message = "key grant refused"
 
 
+class StaleVersion(Refused):
+    """A request sealed to another version of the function than this enclave holds."""
+
+    public_message = "request is for another version of this function"
+
+
+class RollbackRefused(Refused):
+    """A grant for an older version than this enclave holds, or for the same one with other code."""
+
+    public_message = "grant is for an older version of this function"
+
+
+class GrantExpired(Refused):
+    """A key grant past its KMS-set expiry, at install or serve: the host must get a fresh one."""
+
+    public_message = "key grant has expired"
+
+
 class NotAttested(Refused):
     """The enclave was asked to serve before the host installed its attestation result."""
 
@@ -60,6 +78,7 @@ class LoadedFunction:
     key: hazmat.HpkePrivateKey
     sandbox: Sandbox
     secrets: dict[str, bytes]
+    expires_ms: int
     replay: ReplayWindow = field(default_factory=ReplayWindow)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -102,25 +121,39 @@ class Enclave:
             raise NotAttested("enclave has no attestation result yet")
         return KeyRequest(function, digest, self._attestation).to_bytes()
 
+    def _now_ms(self) -> int:
+        """The time grants expire by (S3 anchors it to KMS-signed time)."""
+        return self._clock_ms()
+
     def install(self, signed_bundle: bytes, grant: bytes) -> FunctionRecord:
-        """Verify a key grant and its bundle, then load the function's sandbox."""
+        """Verify a key grant and its bundle, then load the function's sandbox.
+
+        Never a lower version than the one loaded; the same one only extends its grant."""
         g = KeyGrant.verify(grant, self._kms_key)
         if g.enclave_key_id != self.key_id:
             raise GrantRefused("key grant is for another enclave")
+        if g.expires_ms <= self._now_ms():
+            raise GrantExpired("key grant has expired")
         record = FunctionRecord.verify(g.record, self._kms_key)
+        old = self._functions.get(record.name)
+        if old is not None and old.record.version >= record.version:
+            if (old.record.version, old.record.digest) != (record.version, record.digest):
+                raise RollbackRefused("grant is for an older version than this enclave holds")
+            old.expires_ms = max(old.expires_ms, g.expires_ms)
+            return old.record
         bundle = SignedBundle.from_bytes(signed_bundle).verify(
             digest=record.digest, signer=VerifyKey(record.signer)
         )
         if bundle.manifest.name != record.name or bundle.manifest.suite != record.suite.value:
             raise GrantRefused("bundle manifest does not match its function record")
-        info = grant_info(record.name, record.digest, self.key_id)
+        info = grant_info(record.name, record.digest, record.version, self.key_id)
         keys = GrantedKeys.from_bytes(recipes.open_grant(self._hpke, g.sealed, info))
         key = hazmat.HpkePrivateKey(record.suite, keys.private_key)
         if key.public_bytes != record.public_key:
             raise GrantRefused("granted key does not match the function record")
         sandbox = load_sandbox(self._engine, bundle)
-        old = self._functions.get(record.name)
-        self._functions[record.name] = LoadedFunction(record, bundle, key, sandbox, keys.secrets)
+        loaded = LoadedFunction(record, bundle, key, sandbox, keys.secrets, g.expires_ms)
+        self._functions[record.name] = loaded
         if old is not None:
             old.sandbox.close()
         return record
@@ -136,6 +169,10 @@ class Enclave:
         fn = self._functions.get(env.meta.function)
         if fn is None:
             raise UnknownFunction("no such function in this enclave")
+        if (env.meta.digest, env.meta.version) != (fn.record.digest, fn.record.version):
+            raise StaleVersion("request is for another version of this function")
+        if fn.expires_ms <= self._now_ms():
+            raise GrantExpired("key grant has expired")
         payload = envelope.open_request(fn.key, env)
         with fn.lock:
             fn.replay.admit(env.meta.request_id, env.meta.deadline_ms, self._clock_ms())
