@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import echo_bundle, register_in
 from veil.client.invoke import Invocation, open_response, seal
+from veil.client.sdk import Client
 from veil.host.dispatcher import Dispatcher
 from veil.host.pool import PoolConfig
 from veil.host.registry import Registry
@@ -140,3 +141,20 @@ def test_an_expired_grant_is_renewed_and_the_request_served(
     output, renewed, cold = asyncio.run(main())
     assert output == b"after the grant expired"
     assert (renewed, cold) == (1, 1)  # the same enclave, its sandbox kept
+
+
+def test_a_deploy_through_the_gateway_retires_the_old_version_from_warm_enclaves(
+    tmp_path: Path,
+) -> None:
+    """The gateway tells the dispatcher at once: no request has to hit the old enclave first."""
+    with EmbeddedPlatform(tmp_path / "data") as platform, platform.client() as client:
+        platform.deploy_bundle(client, echo_bundle())
+        client.invoke(NAME, b"warm on v1")
+        assert any(NAME in e["functions"] for e in client.enclaves())
+        platform.deploy_bundle(client, echo_bundle(capture_logs=True))
+        assert not any(NAME in e["functions"] for e in warm(client))
+        assert client.invoke(NAME, b"on v2").output == b"on v2"
+
+
+def warm(client: Client) -> list[dict[str, object]]:
+    return [e for e in client.enclaves() if e["state"] != "dead"]

@@ -86,7 +86,7 @@ def test_an_unknown_name_is_a_clean_404(gateway: Gateway) -> None:
     assert answer.json()["error"] == "UnknownFunctionName"
 
 
-def test_a_name_no_registry_can_hold_is_a_clean_404(gateway: Gateway) -> None:
+def test_a_name_that_is_not_utf8_is_a_clean_404(gateway: Gateway) -> None:
     answer = httpx.get(f"{gateway.url}/v1/functions/acme/%ED%A0%80%FF")
     assert answer.status_code == 404
     assert answer.json()["error"] == "UnknownFunctionName"

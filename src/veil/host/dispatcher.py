@@ -95,8 +95,8 @@ class Dispatcher:
         await self.pool.start()
 
     async def stop(self) -> None:
-        """Cancel cold starts under way (each reaps its own worker), then stop the pool."""
-        cold = list(self._cold.values())
+        """Cancel cold starts and grant renewals under way, then stop the pool."""
+        cold = [*self._cold.values(), *self._renewing.values()]
         for task in cold:
             task.cancel()
         await asyncio.gather(*cold, return_exceptions=True)

@@ -245,7 +245,6 @@ def gateway_app(
             raise StorageUnavailable("the function registry is unavailable") from None
         except StaleDeploy as exc:
             return error_answer(exc.status, type(exc).__name__, str(exc))
-        records.remember(record_bytes, record)
         transport.deployed(record.name, record.version)
         events.emit(
             "deployed",
@@ -273,8 +272,6 @@ def gateway_app(
         clients refuse expired ones. Clients verify it with the KMS key they pinned."""
         try:
             entry = registry.get(name)
-        except ValueError:  # a name no registry can hold (not UTF-8): never deployed
-            entry = None
         except sqlite3.Error:  # the registry is failing: the KMS knows whether it exists
             return Response(await records.get(name), media_type=CBOR)
         if entry is None:

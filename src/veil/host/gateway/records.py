@@ -2,8 +2,8 @@
 
 Clients refuse an expired record, so the gateway serves the KMS's current one
 (`TrustServices.function_record`: the KMS re-signs it before half its validity
-passes), keeps it until half its validity is gone, and drops it as soon as a
-deploy brings a newer version. Nothing here is trusted: clients verify every
+passes), keeps it until half its validity is gone, and fetches it again as
+soon as the registry holds a newer version (a deploy). Nothing here is trusted: clients verify every
 record with the KMS key they pinned, and check its name, version and validity.
 """
 
