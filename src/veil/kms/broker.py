@@ -187,19 +187,23 @@ class KeyBroker:
     def function_record(self, name: str) -> bytes:
         """The current record, re-signed once less than half its validity is left: clients
         refuse expired records, so a host cannot keep serving an old one past its validity."""
+        return self._current(name)[0]
+
+    def _current(self, name: str) -> tuple[bytes, FunctionRow]:
+        """The function's row and its current record, read together (a deploy cannot split them)."""
         with self._lock:
-            cached = self._records.get(name)
-            now = self._now_ms()
-            if cached is not None and now < cached[1]:
-                return cached[0]
             row = self._store.function(name)
             if row is None:
                 raise UnknownFunctionName(f"function {name!r} is not registered")
+            cached = self._records.get(name)
+            now = self._now_ms()
+            if cached is not None and now < cached[1]:
+                return cached[0], row
             if cached is None and (kept := self._still_fresh(row.record, now)) is not None:
-                return kept
+                return kept, row
             record = self._sign_record(row, now)
             self._store.set_record(name, record)
-            return record
+            return record, row
 
     def _still_fresh(self, stored: bytes, now_ms: int) -> bytes | None:
         """`stored` (after a restart) if it has more than half its validity left."""
@@ -228,9 +232,7 @@ class KeyBroker:
         result = verify_token(req.attestation, self._verifier_keys, now=self._clock())
         if result.binding.kms_key != self._key.public.raw:
             raise WrongKms("enclave trusts another KMS")
-        row = self._store.function(req.function)
-        if row is None:
-            raise UnknownFunctionName("function is not registered")
+        record, row = self._current(req.function)
         if row.digest != req.digest:
             raise DigestNotRegistered("bundle digest is not registered for this function")
         Policy.from_obj(cbor.decode(row.policy, limit=MAX_REGISTRATION)).check(result)
@@ -243,6 +245,5 @@ class KeyBroker:
             grant_info(row.name, row.digest, row.version, enclave_id),
         )
         log.info("released keys of %s to enclave %s", row.name, enclave_id.hex()[:16])
-        record = self.function_record(row.name)
         expires = self._now_ms() + self.grant_ttl_ms
         return KeyGrant(record, enclave_id, sealed, expires).sign(self._key)
