@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from veil.attestation.errors import TokenInvalid
 from veil.attestation.verifier import Claims
@@ -83,7 +84,8 @@ class AttestationResult:
 
 def issue_token(key: SigningKey, result: AttestationResult) -> str:
     headers = {"kid": key.public.key_id.hex()}
-    return jwt.encode(result.claims(), key.cryptography_key(), algorithm=ALGORITHM, headers=headers)
+    private = Ed25519PrivateKey.from_private_bytes(key.to_bytes())  # PyJWT takes its own type
+    return jwt.encode(result.claims(), private, algorithm=ALGORITHM, headers=headers)
 
 
 def verify_token(
@@ -100,7 +102,7 @@ def verify_token(
     try:
         c = jwt.decode(
             token,
-            key.cryptography_key(),
+            Ed25519PublicKey.from_public_bytes(key.raw),
             algorithms=[ALGORITHM],
             issuer=ISSUER,
             options={"verify_exp": False, "verify_iat": False, "require": ["exp", "iat"]},

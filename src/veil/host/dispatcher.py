@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from veil.host.events import EventLog
-from veil.host.ipc import ChannelClosed, ChannelError
+from veil.host.ipc import ChannelClosed, ChannelError, rebuild
 from veil.host.metrics import Metrics
 from veil.host.pool import PoolConfig, WorkerHandle, WorkerPool
 from veil.host.provision import load_function
@@ -42,7 +42,6 @@ from veil.host.transport import (
 )
 from veil.host.trust import TrustServices
 from veil.host.waiting import WaitQueue
-from veil.trusted import edge
 from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
 
 KMS_DOWN_S = 10.0
@@ -107,7 +106,7 @@ class Dispatcher:
             except TimeoutError:
                 raise DeadlineExceeded("deadline passed while the enclave was working") from None
             except ChannelError as exc:
-                raise edge.rebuild(exc.name) from None
+                raise rebuild(exc.name) from None
             finally:
                 self.waiting.wake_one(worker.functions)
             self.metrics.rewinds.inc()
@@ -195,7 +194,7 @@ class Dispatcher:
             self.pool.changed()
 
     def _cold_refused(self, function: str, exc: ChannelError | VeilError) -> None:
-        error = edge.rebuild(exc.name) if isinstance(exc, ChannelError) else exc
+        error = rebuild(exc.name) if isinstance(exc, ChannelError) else exc
         if not isinstance(error, MalformedMessage | NotFound | Refused):  # failed, not refused
             self._cold_failed(function, KmsUnavailable("the key service is unavailable"))
             return
