@@ -18,6 +18,7 @@ from veil.trusted.sandbox import (
     FunctionTimeout,
     FunctionTrapped,
 )
+from veil.trusted.sandbox.api import Output
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.loader import load_sandbox
 from veil.trusted.sandbox.reactor import ReactorSandbox
@@ -45,6 +46,16 @@ def test_sha256_sample_matches_hashlib(size: int) -> None:
     assert (
         sandbox(wasm("sha256"), limits=Limits()).invoke(data).data == hashlib.sha256(data).digest()
     )
+
+
+def test_logs_come_back_with_their_own_request_when_the_manifest_captures_them() -> None:
+    sb = sandbox(module("logger"), capture_logs=True)
+    assert sb.invoke(b"first") == Output(b"first", b"first")
+    assert sb.invoke(b"second") == Output(b"second", b"second")
+
+
+def test_logs_are_dropped_unless_the_manifest_captures_them() -> None:
+    assert sandbox(module("logger")).invoke(b"quiet") == Output(b"quiet", b"")
 
 
 def test_infinite_loop_times_out_and_the_sandbox_keeps_serving() -> None:

@@ -26,8 +26,8 @@ import wasmtime.component
 
 from veil.trusted.bundle import Bundle
 from veil.trusted.crypto.digest import sha256
-from veil.trusted.errors import FunctionError, MessageTooLarge
-from veil.trusted.sandbox.api import Output
+from veil.trusted.errors import FunctionError
+from veil.trusted.sandbox.api import Limited, Output
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.errors import (
     ABIViolation,
@@ -37,7 +37,6 @@ from veil.trusted.sandbox.errors import (
     FunctionTrapped,
 )
 from veil.trusted.sandbox.reactor import LogBuffer, wasi_config
-from veil.trusted.sandbox.snapshot import PAGE
 from veil.trusted.sandbox.traps import classify
 
 EXPORT: Final = "invoke"
@@ -63,7 +62,7 @@ def _classify(exc: Exception) -> FunctionError:
 _Instance = tuple[wasmtime.Store, wasmtime.component.Func]
 
 
-class PythonSandbox:
+class PythonSandbox(Limited):
     """A componentize-py component, re-instantiated from its compiled form per request.
 
     The next request's instance is made on a helper thread as soon as a
@@ -77,8 +76,7 @@ class PythonSandbox:
         manifest = bundle.manifest
         if manifest.runtime != "python":
             raise ABIViolation("PythonSandbox runs bundles of runtime 'python'")
-        self._engine = engine
-        self._limits = manifest.limits
+        super().__init__(engine, bundle)
         self._capture = manifest.capture_logs
         self._logs = LogBuffer(manifest.limits.max_output)
         self._component = engine.compiled(
@@ -86,23 +84,15 @@ class PythonSandbox:
         )
         self._linker = wasmtime.component.Linker(engine.engine)
         self._linker.add_wasip2()
-        self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
-        self._snapshot_hash = sha256(b"veil/snapshot/python-component/v1", bundle.code)
+        # Every request starts from the component's own initial state, so its hash.
+        self.snapshot_hash = sha256(b"veil/snapshot/python-component/v1", bundle.code)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veil-python-rewind")
         self._next: Future[_Instance] | None = None
         self._ready: _Instance | None = self._instantiate()
 
-    @property
-    def snapshot_hash(self) -> bytes:
-        """Every request starts from the component's own initial state, so its hash."""
-        return self._snapshot_hash
-
     def _instantiate(self) -> _Instance:
-        store = wasmtime.Store(self._engine.engine)
-        store.set_limits(memory_size=self._limits.memory_pages * PAGE)
-        store.set_wasi(wasi_config(self._logs if self._capture else None))
-        store.set_fuel(self._limits.fuel)
-        store.set_epoch_deadline(self._ticks)
+        # A component makes several core instances: no cap on their number.
+        store = self._new_store(wasi_config(self._logs if self._capture else None), instances=-1)
         try:
             instance = self._linker.instantiate(store, self._component)
         except wasmtime.WasmtimeError as exc:
@@ -113,11 +103,6 @@ class PythonSandbox:
             store.close()
             raise ABIViolation(f"component does not export {EXPORT!r}")
         return store, func
-
-    def rewind(self) -> None:
-        """Make a fresh instance now (synchronously) for the next request."""
-        self._discard()
-        self._ready = self._instantiate()
 
     def _take(self) -> _Instance:
         ready, self._ready = self._ready, None
@@ -136,14 +121,11 @@ class PythonSandbox:
             ready[0].close()
 
     def invoke(self, data: bytes) -> Output:
-        if len(data) > self._limits.max_input:
-            raise MessageTooLarge("input is over the function's max_input")
+        self._check_input(data)
         store, func = self._take()
         store.set_epoch_deadline(self._ticks)
         try:
             outcome = func(store, data, self._capture)
-        except FunctionError:
-            raise
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             raise _classify(exc) from None
         finally:
@@ -163,8 +145,7 @@ class PythonSandbox:
             raise FunctionFailed(body.decode("utf-8", "replace"))
         if status != STATUS_OK:
             raise ABIViolation(f"component returned unknown status {status}")
-        if len(body) > self._limits.max_output:
-            raise ABIViolation("output is over the function's max_output")
+        self._check_output(len(body))
         return Output(body, (bytes(guest_logs) + logs)[: self._limits.max_output])
 
     def close(self) -> None:
