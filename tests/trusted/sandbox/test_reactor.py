@@ -12,14 +12,14 @@ from tests.conftest import small_limits
 from veil.samples import wasm
 from veil.trusted.bundle import Bundle, Limits, Manifest
 from veil.trusted.errors import MessageTooLarge
-from veil.trusted.sandbox import (
+from veil.trusted.sandbox.api import Output
+from veil.trusted.sandbox.engine import SandboxEngine
+from veil.trusted.sandbox.errors import (
     ABIViolation,
     FunctionOutOfMemory,
     FunctionTimeout,
     FunctionTrapped,
 )
-from veil.trusted.sandbox.api import Output
-from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.loader import load_sandbox
 from veil.trusted.sandbox.reactor import ReactorSandbox
 
