@@ -10,9 +10,8 @@ import wasmtime
 from veil.trusted.bundle import Bundle
 from veil.trusted.errors import FunctionError, MessageTooLarge
 from veil.trusted.sandbox.engine import SandboxEngine
-from veil.trusted.sandbox.errors import ABIViolation
+from veil.trusted.sandbox.errors import ABIViolation, classify
 from veil.trusted.sandbox.snapshot import PAGE
-from veil.trusted.sandbox.traps import classify
 
 
 @dataclass(frozen=True)

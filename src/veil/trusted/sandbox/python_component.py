@@ -26,37 +26,14 @@ import wasmtime.component
 
 from veil.trusted.bundle import Bundle
 from veil.trusted.crypto.digest import sha256
-from veil.trusted.errors import FunctionError
 from veil.trusted.sandbox.api import Limited, Output
 from veil.trusted.sandbox.engine import SandboxEngine
-from veil.trusted.sandbox.errors import (
-    ABIViolation,
-    FunctionFailed,
-    FunctionOutOfMemory,
-    FunctionTimeout,
-    FunctionTrapped,
-)
+from veil.trusted.sandbox.errors import ABIViolation, FunctionFailed, FunctionOutOfMemory
 from veil.trusted.sandbox.reactor import LogBuffer, wasi_config
-from veil.trusted.sandbox.traps import classify
 
 EXPORT: Final = "invoke"
 STATUS_OK, STATUS_ERROR, STATUS_OOM = 0, 1, 2
 """The guest's `outcome.status` (see the WIT world in veil.client.build)."""
-_TRAP_PREFIX: Final = "wasm trap: "
-_TIMEOUT_TRAPS: Final = ("interrupt", "all fuel consumed")
-
-
-def _classify(exc: Exception) -> FunctionError:
-    """Component calls report traps as a `WasmtimeError` whose message ends in the trap."""
-    if isinstance(exc, wasmtime.Trap):
-        return classify(exc, at_memory_limit=False)
-    last = str(exc).strip().rsplit("\n", 1)[-1].strip()
-    if not last.startswith(_TRAP_PREFIX):
-        return classify(exc, at_memory_limit=False)
-    reason = last.removeprefix(_TRAP_PREFIX)
-    if reason.startswith(_TIMEOUT_TRAPS):
-        return FunctionTimeout("function ran out of its time or fuel budget")
-    return FunctionTrapped(f"function trapped: {reason}")
 
 
 _Instance = tuple[wasmtime.Store, wasmtime.component.Func]
@@ -127,7 +104,7 @@ class PythonSandbox(Limited):
         try:
             outcome = func(store, data, self._capture)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            raise _classify(exc) from None
+            raise self._trapped(exc, store) from None
         finally:
             logs = self._logs.take()
             store.close()
