@@ -21,7 +21,7 @@ from veil.trusted.sandbox.errors import (
     FunctionTrapped,
 )
 from veil.trusted.sandbox.loader import load_sandbox
-from veil.trusted.sandbox.reactor import ReactorSandbox
+from veil.trusted.sandbox.reactor import LogBuffer, ReactorSandbox
 
 WAT = Path(__file__).parent / "wat"
 
@@ -56,6 +56,13 @@ def test_logs_come_back_with_their_own_request_when_the_manifest_captures_them()
 
 def test_logs_are_dropped_unless_the_manifest_captures_them() -> None:
     assert sandbox(module("logger")).invoke(b"quiet") == Output(b"quiet", b"")
+
+
+def test_logs_stop_at_their_cap_and_start_empty_after_each_take() -> None:
+    logs = LogBuffer(5)
+    for chunk in (b"abc", b"defg", b"h"):
+        logs.write(chunk)
+    assert (logs.take(), logs.take()) == (b"abcde", b"")
 
 
 def test_infinite_loop_times_out_and_the_sandbox_keeps_serving() -> None:

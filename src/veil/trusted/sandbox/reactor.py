@@ -32,19 +32,14 @@ class LogBuffer:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.chunks: list[bytes] = []
-        self.size = 0
+        self.kept = bytearray()
 
     def write(self, data: bytes) -> None:
-        room = self.limit - self.size
-        if room > 0:
-            self.chunks.append(bytes(data[:room]))
-            self.size += min(len(data), room)
+        self.kept += data[: self.limit - len(self.kept)]
 
     def take(self) -> bytes:
-        out = b"".join(self.chunks)
-        self.chunks.clear()
-        self.size = 0
+        out = bytes(self.kept)
+        self.kept.clear()
         return out
 
 
