@@ -18,12 +18,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from veil.attestation.errors import TokenInvalid
 from veil.attestation.verifier import Claims
+from veil.trusted.crypto.hazmat import parse_suite
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import MalformedMessage
+from veil.trusted.wire import cbor
 from veil.trusted.wire.binding import EnclaveBinding
 
 ALGORITHM: Final = "EdDSA"
 ISSUER: Final = "veil-verifier"
+
+
+def parse_binding(data: bytes) -> EnclaveBinding:
+    """An enclave's binding (`veil.trusted.wire.binding`) as its evidence presents it."""
+    m = cbor.decode_map(
+        data, limit=4096, fields={"sign": bytes, "suite": str, "hpke": bytes, "kms": bytes}
+    )
+    return EnclaveBinding(m["sign"], parse_suite(m["suite"]), m["hpke"], m["kms"])
 
 
 def _b64(data: bytes) -> str:
@@ -107,7 +117,7 @@ def verify_token(
             issuer=ISSUER,
             options={"verify_exp": False, "verify_iat": False, "require": ["exp", "iat"]},
         )
-        binding = EnclaveBinding.from_bytes(_unb64(c["binding"]))
+        binding = parse_binding(_unb64(c["binding"]))
         result = AttestationResult(
             str(c["tee"]),
             str(c["measurement"]),
