@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from veil.trusted.errors import MalformedMessage
 from veil.trusted.wire import cbor
-from veil.trusted.wire.binding import EnclaveBinding
 from veil.trusted.wire.envelope import (
     ChainPosition,
     Envelope,
@@ -66,7 +65,6 @@ PARSERS = [
     Result.from_bytes,
     KeyRequest.from_bytes,
     GrantedKeys.from_bytes,
-    EnclaveBinding.from_bytes,
 ]
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from veil.host.events import EventLog
-from veil.host.ipc import ChannelClosed, ChannelError
+from veil.host.ipc import ChannelClosed, ChannelError, rebuild
 from veil.host.metrics import Metrics
 from veil.host.pool import PoolConfig, WorkerHandle, WorkerPool
 from veil.host.provision import load_function
@@ -49,7 +49,6 @@ from veil.host.transport import (
 )
 from veil.host.trust import TrustServices
 from veil.host.waiting import WaitQueue
-from veil.trusted import edge
 from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
 
 KMS_DOWN_S = 10.0
@@ -121,7 +120,7 @@ class Dispatcher:
                 raise DeadlineExceeded("deadline passed while the enclave was working") from None
             except ChannelError as exc:
                 if attempt == 2 or not await self._recovered(worker, function, exc.name):
-                    raise edge.rebuild(exc.name) from None
+                    raise rebuild(exc.name) from None
             else:
                 self.metrics.rewinds.inc()
                 return reply
@@ -255,7 +254,7 @@ class Dispatcher:
             self.pool.changed()
 
     def _cold_refused(self, function: str, exc: ChannelError | VeilError) -> None:
-        error = edge.rebuild(exc.name) if isinstance(exc, ChannelError) else exc
+        error = rebuild(exc.name) if isinstance(exc, ChannelError) else exc
         if not isinstance(error, MalformedMessage | NotFound | Refused):  # failed, not refused
             self._cold_failed(function, KmsUnavailable("the key service is unavailable"))
             return

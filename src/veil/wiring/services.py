@@ -20,7 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from veil.attestation.service import AttestationService, ReferenceValues
-from veil.attestation.sim import SimVerifier
+from veil.attestation.sim import SimVerifier, load_or_create_host_key
 from veil.host.dispatcher import Dispatcher
 from veil.host.gateway.app import GatewayConfig, gateway_app
 from veil.host.pool import PoolConfig
@@ -29,7 +29,7 @@ from veil.kms.broker import KeyBroker
 from veil.kms.remote import RemoteTrust
 from veil.kms.server import trust_app
 from veil.kms.store import KmsStore, load_or_create_master_key
-from veil.trusted.attest.sim import TEE, load_or_create_host_key, measurement
+from veil.trusted.attest.sim import TEE, measurement
 from veil.trusted.crypto.signing import SigningKey
 
 DEFAULT_GATEWAY_PORT = 7070
