@@ -17,8 +17,9 @@ from veil.trusted.crypto.digest import sha256
 from veil.trusted.errors import MalformedMessage
 from veil.trusted.wire import cbor
 
-VERSION: Final = 1
+VERSION: Final = 2
 REQUEST_ID_SIZE: Final = 16
+ENCLAVE_ID_SIZE: Final = 32
 MAX_ENVELOPE: Final = 16 * 1024 * 1024 + 4096
 MAX_RESPONSE: Final = 16 * 1024 * 1024 + 8192
 _REQUEST_INFO: Final = b"veil/request/v1\x00"
@@ -43,10 +44,13 @@ class Metadata:
     function: str
     request_id: bytes
     deadline_ms: int
+    enclave: bytes
+    """The key id of the one enclave this request is for: any other refuses it (`WrongEnclave`)."""
     chain: ChainPosition | None = None
 
     def to_obj(self) -> dict[str, Any]:
         obj: dict[str, Any] = {"v": VERSION, "fn": self.function, "rid": self.request_id}
+        obj["enclave"] = self.enclave
         if self.chain is not None:
             obj["chain"] = self.chain.to_obj()
         obj["deadline"] = self.deadline_ms
@@ -55,12 +59,13 @@ class Metadata:
     @classmethod
     def from_obj(cls, obj: object) -> Metadata:
         m = cbor.check_map(
-            obj, {"v": int, "fn": str, "rid": bytes, "deadline": int, "chain?": dict}
+            obj,
+            {"v": int, "fn": str, "rid": bytes, "deadline": int, "enclave": bytes, "chain?": dict},
         )
         if m["v"] != VERSION:
             raise MalformedMessage(f"unsupported envelope version {m['v']}")
-        if len(m["rid"]) != REQUEST_ID_SIZE:
-            raise MalformedMessage("request id must be 16 bytes")
+        if len(m["rid"]) != REQUEST_ID_SIZE or len(m["enclave"]) != ENCLAVE_ID_SIZE:
+            raise MalformedMessage("request id must be 16 bytes, enclave key id 32")
         if not 0 < len(m["fn"]) <= 128 or m["deadline"] < 0:
             raise MalformedMessage("bad function name or deadline")
         chain = None
@@ -69,7 +74,7 @@ class Metadata:
             if len(c["id"]) != 16 or len(c["desc"]) != 32 or not 0 <= c["step"] < 1024:
                 raise MalformedMessage("bad chain position")
             chain = ChainPosition(c["id"], c["step"], c["desc"])
-        return cls(m["fn"], m["rid"], m["deadline"], chain)
+        return cls(m["fn"], m["rid"], m["deadline"], m["enclave"], chain)
 
     def info(self) -> bytes:
         return _REQUEST_INFO + cbor.encode_ordered(self.to_obj())
