@@ -33,7 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from veil.bench.cputime import cpu_seconds
-from veil.bench.gateway import DATA, ECHO, BenchFailed, Verification, _pid, _verify
+from veil.bench.gateway import (
+    DATA,
+    ECHO,
+    BenchFailed,
+    Verification,
+    _pid,
+    _verify,
+    enclave_keys,
+)
 from veil.bench.harness import Metric, percentile
 from veil.bench.loadgen import LoadGenerator, LoadResult
 from veil.client.trust import TrustAnchors
@@ -148,7 +156,8 @@ def run(quick: bool) -> list[Metric]:
             record = platform.deploy_echo(client, ECHO)
             trust = client.trust
             client.invoke(ECHO, DATA)  # cold start
-        pool = EnvelopePool(record, DATA)
+            enclaves = enclave_keys(client)  # both workers: the other loads on its first request
+        pool = EnvelopePool(record, DATA, enclaves)
         tally = Verification()
         levels: list[Level] = []
         probe = HealthProbe(platform.gateway_port)
