@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import threading
@@ -158,7 +159,7 @@ def test_envelope_routed_to_another_function_is_refused(
 ) -> None:
     running.deploy(client, echo_bundle("acme/a"))
     running.deploy(client, echo_bundle("acme/b"))
-    envelope = seal(client.function("acme/a"), b"x").envelope
+    envelope = seal(client.function("acme/a"), b"x", enclave=client.enclave_for("acme/a")).envelope
     response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/b", content=envelope)
     assert (response.status_code, response.json()["error"]) == (400, "MalformedMessage")
 
@@ -172,7 +173,8 @@ def test_oversize_uploads_are_413(running: EmbeddedPlatform) -> None:
 def test_unknown_function_is_404(running: EmbeddedPlatform, client: Client) -> None:
     running.deploy(client, echo_bundle())
     record = client.function("acme/echo")
-    ghost = seal(record.__class__(**{**record.__dict__, "name": "acme/ghost"}), b"x").envelope
+    ghost_record = dataclasses.replace(record, name="acme/ghost")
+    ghost = seal(ghost_record, b"x", enclave=client.enclave_for("acme/echo")).envelope
     response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/ghost", content=ghost)
     assert response.status_code == 404
 
@@ -215,7 +217,8 @@ def test_expired_deadline_is_refused_before_an_enclave_runs_it(
     """The gateway refuses on the plaintext deadline; the enclave's own refusal of an
     expired envelope (`RequestExpired`) is specified in tests/trusted/test_enclave.py."""
     running.deploy(client, echo_bundle())
-    envelope = seal(client.function("acme/echo"), b"x", timeout_s=-1).envelope
+    enclave = client.enclave_for("acme/echo")
+    envelope = seal(client.function("acme/echo"), b"x", enclave=enclave, timeout_s=-1).envelope
     response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/echo", content=envelope)
     assert (response.status_code, response.json()["error"]) == (504, "DeadlineExceeded")
 
@@ -236,10 +239,10 @@ def test_replayed_envelope_through_the_gateway_is_refused(
     running: EmbeddedPlatform, client: Client
 ) -> None:
     running.deploy(client, echo_bundle())
-    envelope = seal(client.function("acme/echo"), b"x").envelope
+    envelope = seal(client.function("acme/echo"), b"x", enclave=client.enclave_for("acme/echo"))
     url = f"{running.gateway_url}/v1/invoke/acme/echo"
-    assert httpx.post(url, content=envelope).status_code == 200
-    replay = httpx.post(url, content=envelope)
+    assert httpx.post(url, content=envelope.envelope).status_code == 200
+    replay = httpx.post(url, content=envelope.envelope)
     assert replay.status_code == 403 and replay.json()["error"] == "ReplayedRequest"
 
 
