@@ -119,3 +119,15 @@ def test_function_errors_arrive_sealed_with_a_receipt(platform: DirectPlatform) 
 
 def _enclave_key(enclave: Enclave):  # type: ignore[no-untyped-def]
     return enclave._sign.public
+
+
+def test_response_from_another_enclave_than_the_request_names_is_refused(
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
+) -> None:
+    """The receipt is honest about which enclave ran it; the client checks it is the one it
+    sealed to, so a host cannot have any other enclave run the request and pass it off."""
+    request = seal(echo.record, b"a", enclave=enclave.key_id)
+    answer = enclave.handle(request.envelope)
+    believed = dataclasses.replace(request.meta, enclave=bytes(32))
+    with pytest.raises(ReceiptInvalid, match="another enclave"):
+        open_response(dataclasses.replace(request, meta=believed), answer, platform.trust)

@@ -251,3 +251,58 @@ def test_malformed_message_class_round_trips_to_the_sdk(
 ) -> None:
     with pytest.raises(MalformedMessage):
         client._call("POST", "/v1/invoke/acme/echo", content=b"junk")
+
+
+def test_the_gateway_recommends_enclaves_and_the_sdk_seals_to_one_of_them(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    running.deploy(client, echo_bundle())
+    url = f"{running.gateway_url}/v1/functions/acme/echo/enclaves"
+    (cold,) = httpx.get(url).json()["enclaves"]
+    assert cold["warm"] is False and len(bytes.fromhex(cold["key_id"])) == 32
+    invocation = client.invoke("acme/echo", b"x")
+    (warm,) = httpx.get(url).json()["enclaves"]
+    assert warm == {"key_id": cold["key_id"], "warm": True}
+    assert invocation.receipt.enclave_key_id.hex() == cold["key_id"]
+
+
+def test_the_enclaves_of_an_unknown_function_are_404(running: EmbeddedPlatform) -> None:
+    answer = httpx.get(f"{running.gateway_url}/v1/functions/acme/ghost/enclaves")
+    assert (answer.status_code, answer.json()["error"]) == (404, "UnknownFunctionName")
+
+
+def test_a_function_named_like_the_enclaves_route_still_gets_its_record(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    """`GET /v1/functions/acme/x/enclaves` is the record of `acme/x/enclaves` while no
+    function `acme/x` is deployed."""
+    record = running.deploy(client, echo_bundle("acme/x/enclaves"))
+    assert client.function("acme/x/enclaves", refresh=True) == record
+
+
+def test_one_envelope_sent_many_times_at_once_runs_once(
+    tmp_path: Path,
+) -> None:
+    platform = EmbeddedPlatform(tmp_path / "data", stem_cells=2, max_workers=2).start()
+    try:
+        with platform.client() as client:
+            platform.deploy(client, echo_bundle())
+            client.invoke("acme/echo", b"warm")
+            enclave = client.enclave_for("acme/echo")
+            request = seal(client.function("acme/echo"), b"once", enclave=enclave)
+        url = f"{platform.gateway_url}/v1/invoke/acme/echo"
+
+        async def flood() -> list[httpx.Response]:
+            async with httpx.AsyncClient(timeout=30) as http:
+                return await asyncio.gather(
+                    *(http.post(url, content=request.envelope) for _ in range(16))
+                )
+
+        answers = asyncio.run(flood())
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [200] + [403] * 15
+        assert {a.json()["error"] for a in answers if a.status_code == 403} == {"ReplayedRequest"}
+        metrics = httpx.get(f"{platform.gateway_url}/metrics").text
+        assert "veil_rewinds_total 2.0" in metrics  # the warm-up and this request, once
+    finally:
+        platform.stop()

@@ -15,7 +15,13 @@ from veil.client.invoke import open_response, seal
 from veil.kms.errors import DigestNotRegistered
 from veil.trusted.bundle import Bundle, BundleRefused, Manifest, SignedBundle
 from veil.trusted.crypto.signing import SigningKey
-from veil.trusted.enclave import Enclave, GrantRefused, NotAttested, UnknownFunction
+from veil.trusted.enclave import (
+    Enclave,
+    GrantRefused,
+    NotAttested,
+    UnknownFunction,
+    WrongEnclave,
+)
 from veil.trusted.errors import BadSignature, DecryptionFailed, MalformedMessage, Refused
 from veil.trusted.replay import ReplayedRequest, RequestExpired
 from veil.trusted.wire.envelope import Envelope, Response, Result, open_result
@@ -89,6 +95,40 @@ def test_replayed_request_inside_its_deadline_is_refused(
     with pytest.raises(ReplayedRequest):
         enclave.handle(request.envelope)
     still_serves(platform, enclave, echo)
+
+
+def test_request_for_another_enclave_is_refused_before_its_payload_is_opened(
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
+) -> None:
+    other = platform.start_enclave()
+    platform.provision(other, echo)
+    env = Envelope.from_bytes(seal(echo.record, b"x", enclave=other.key_id).envelope)
+    with pytest.raises(WrongEnclave):
+        enclave.handle(env.to_bytes())
+    with pytest.raises(WrongEnclave):  # refused on the metadata alone: nothing is opened
+        enclave.handle(Envelope(env.meta, b"not even ciphertext").to_bytes())
+    still_serves(platform, enclave, echo)
+
+
+def test_the_replay_window_survives_a_reinstall_of_the_function(
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
+) -> None:
+    request = seal(echo.record, b"x", enclave=enclave.key_id)
+    enclave.handle(request.envelope)
+    platform.provision(enclave, echo)  # the host installs the same function again
+    with pytest.raises(ReplayedRequest):
+        enclave.handle(request.envelope)
+    still_serves(platform, enclave, echo)
+
+
+def test_an_enclave_key_id_that_is_not_32_bytes_is_malformed(
+    enclave: Enclave, echo: Deployed
+) -> None:
+    env = Envelope.from_bytes(seal(echo.record, b"x", enclave=enclave.key_id).envelope)
+    for size in (0, 16, 31, 33):
+        short = dataclasses.replace(env.meta, enclave=bytes(size))
+        with pytest.raises(MalformedMessage):
+            enclave.handle(Envelope(short, env.sealed).to_bytes())
 
 
 def test_expired_request_is_refused(

@@ -22,6 +22,7 @@ The processes themselves are the `WorkerPool`'s (`host.pool`).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
@@ -81,6 +82,7 @@ class Dispatcher:
         self.pool = WorkerPool(
             trust, sim_key, self.config, self.events, self.metrics, self._pool_changed
         )
+        self._cold: set[asyncio.Task[None]] = set()
         self.cold_start_attempts = 0
         self.kms_ok_at = self.kms_failed_at = 0.0
         """When a cold start last reached the KMS, and last failed to (monotonic)."""
@@ -94,7 +96,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         """Cancel cold starts under way (each reaps its own worker), then stop the pool."""
-        cold = list(self._cold.values())
+        cold = list(self._cold)
         for task in cold:
             task.cancel()
         await asyncio.gather(*cold, return_exceptions=True)
@@ -189,7 +191,9 @@ class Dispatcher:
         self.cold_start_attempts += 1
         self.metrics.cold_start_attempts.inc()
         worker.loading.add(function)
-        self.pool.background(self._cold_start(function, worker, entry.digest))
+        task = asyncio.create_task(self._cold_start(function, worker, entry.digest))
+        self._cold.add(task)
+        task.add_done_callback(self._cold.discard)
 
     async def _cold_start(self, function: str, worker: WorkerHandle, digest: bytes) -> None:
         start = time.perf_counter()

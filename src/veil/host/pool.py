@@ -128,8 +128,10 @@ class WorkerPool:
     async def stop(self) -> None:
         if self._reaper is not None:
             self._reaper.cancel()
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # a cancelled spawn reaps its process
         for worker in list(self.workers.values()):
             await self.retire(worker, reason="shutdown")
 
@@ -236,27 +238,31 @@ class WorkerPool:
     async def replenish(self) -> None:
         """Keep `stem_cells` blank attested enclaves ready, within `max_workers`."""
         while self._stems() + self.spawning < self.config.stem_cells and self.can_grow:
-            if await self.spawn() is None:
+            if await self.grow() is None:
                 return
+
+    async def grow(self) -> WorkerHandle | None:
+        """One more worker, if the pool can grow; callers that ask while one is starting
+        share it (a burst of asks starts one worker, not one each)."""
+        if self._growing is None or self._growing.done():
+            if not self.can_grow:
+                return None
+            self._growing = self.background(self.spawn())
+        worker: WorkerHandle | None = await asyncio.shield(self._growing)
+        return worker if worker is not None and not worker.dead else None
 
     def _stems(self) -> int:
         return sum(1 for w in self.workers.values() if w.state == "stem")
 
     async def spare_for(self, function: str) -> WorkerHandle | None:
-        """A stem cell, else a new worker, else the least loaded worker without this function.
-
-        Callers that ask while a new worker starts share it: a burst of asks
-        starts one worker, not one each.
-        """
+        """A stem cell, else a new worker (`grow`), else the least loaded worker without
+        this function."""
         stems = [w for w in self.workers.values() if w.state == "stem"]
         if stems:
             return stems[0]
-        if self.can_grow or (self._growing is not None and not self._growing.done()):
-            if self._growing is None or self._growing.done():
-                self._growing = self.background(self.spawn())
-            worker = await asyncio.shield(self._growing)
-            if worker is not None and not worker.dead:
-                return worker
+        worker = await self.grow()
+        if worker is not None:
+            return worker
         others = [w for w in self.workers.values() if function not in w.functions | w.loading]
         return min(others, key=lambda w: w.inflight) if others else None
 

@@ -50,9 +50,9 @@ class Metadata:
 
     def to_obj(self) -> dict[str, Any]:
         obj: dict[str, Any] = {"v": VERSION, "fn": self.function, "rid": self.request_id}
-        obj["enclave"] = self.enclave
         if self.chain is not None:
             obj["chain"] = self.chain.to_obj()
+        obj["enclave"] = self.enclave
         obj["deadline"] = self.deadline_ms
         return obj
 
