@@ -11,8 +11,10 @@ same envelope (same request id), so a host that lied about refusing it
 still cannot get it run twice: the enclave's replay window refuses the
 copy. Only when the enclave the envelope names is gone (`UnknownEnclave`,
 `WorkerDied`) is the input sealed again, to another enclave, with a new
-request id; if that enclave died after running it, the function has then
-run twice (docs/design/0002-protocol.md).
+request id (`veil.client.sdk.MAX_RESEALS` times at most, never with
+`failover=False`); if the first enclave ran it and died before answering,
+or the host lied, the function has then run twice
+(docs/design/0002-protocol.md).
 """
 
 from __future__ import annotations

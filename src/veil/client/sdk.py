@@ -35,6 +35,9 @@ from veil.trusted.wire.envelope import ENCLAVE_ID_SIZE
 from veil.trusted.wire.records import FunctionRecord, Registration
 
 CBOR = "application/cbor"
+MAX_RESEALS = 3
+"""New envelopes one invocation may seal after the first, when enclaves it names are gone:
+each may run once, so a hostile host can make one `invoke` run at most 1 + this many times."""
 ENCLAVE_SET_TTL_S = 1.0
 """How long a function's recommended enclaves are used before they are asked for again:
 briefly, so a client follows the pool as it grows and shrinks."""
@@ -113,14 +116,18 @@ class _Attempts:
     A refusal before any enclave (429, 503) keeps the envelope: it is sent
     again as it is. `UnknownEnclave` and `WorkerDied` drop it: the next try
     seals the input again, with a new request id, to an enclave other than
-    the ones that failed (from a freshly fetched set).
+    the ones that failed (from a freshly fetched set), at most `MAX_RESEALS`
+    times, and not at all without `failover`.
     """
 
-    def __init__(self, name: str, timeout_s: float, on_retry: OnRetry | None) -> None:
+    def __init__(
+        self, name: str, timeout_s: float, on_retry: OnRetry | None, failover: bool
+    ) -> None:
         self.name, self.on_retry = name, on_retry
         self.backoff = Backoff(time.monotonic() + timeout_s)
         self.request: SealedRequest | None = None
         self.failed: set[bytes] = set()
+        self.reseals_left = MAX_RESEALS if failover else 0
 
     @property
     def remaining(self) -> float:
@@ -133,13 +140,14 @@ class _Attempts:
 
     def refused(self, error: GatewayError) -> float | None:
         """Seconds to wait before the next try, or None to give up."""
+        sealed_anew = self.request is not None and reseal(error)
         wait = self.backoff.delay(error)
-        if wait is None:
+        if wait is None or (sealed_anew and self.reseals_left == 0):
             return None
         self.backoff.announce(self.name, error, wait, self.on_retry)
-        if self.request is not None and reseal(error):
+        if self.request is not None and sealed_anew:
             self.failed.add(self.request.meta.enclave)
-            self.request = None
+            self.request, self.reseals_left = None, self.reseals_left - 1
         return wait
 
 
@@ -198,8 +206,16 @@ class Client(_Base):
         """One enclave to seal a request for `name` to, at random from `enclave_set`."""
         return random.choice(self.enclave_set(name))
 
-    def invoke(self, name: str, data: bytes, *, timeout_s: float = 30.0) -> Invocation:
-        tries = _Attempts(name, timeout_s, self.on_retry)
+    def invoke(
+        self, name: str, data: bytes, *, timeout_s: float = 30.0, failover: bool = True
+    ) -> Invocation:
+        """Seal `data` to one enclave of `name`, send it, verify the answer.
+
+        Retried within `timeout_s` (`_Attempts`); `failover=False` never seals
+        a second envelope, so the function runs at most once even if the host
+        lies about an enclave dying (the call then fails instead).
+        """
+        tries = _Attempts(name, timeout_s, self.on_retry, failover)
         while True:
             try:
                 request = tries.request or tries.seal(
@@ -284,8 +300,11 @@ class AsyncClient(_Base):
         """One enclave to seal a request for `name` to, at random from `enclave_set`."""
         return random.choice(await self.enclave_set(name))
 
-    async def invoke(self, name: str, data: bytes, *, timeout_s: float = 30.0) -> Invocation:
-        tries = _Attempts(name, timeout_s, self.on_retry)
+    async def invoke(
+        self, name: str, data: bytes, *, timeout_s: float = 30.0, failover: bool = True
+    ) -> Invocation:
+        """As `Client.invoke`."""
+        tries = _Attempts(name, timeout_s, self.on_retry, failover)
         while True:
             try:
                 request = tries.request or tries.seal(
