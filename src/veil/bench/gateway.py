@@ -48,9 +48,8 @@ from veil.bench.cputime import TreeCpu
 from veil.bench.harness import Metric, percentile
 from veil.bench.loadgen import LoadGenerator, LoadResult
 from veil.client.invoke import SealedRequest, open_response, seal
-from veil.client.sdk import Client
 from veil.client.trust import TrustAnchors
-from veil.wiring.bench import TENANT, BenchPlatform, EnvelopePool, running_platform
+from veil.wiring.bench import TENANT, BenchPlatform, EnvelopePool, enclave_keys, running_platform
 from veil.wiring.embedded import HOST
 from veil.wiring.processes import free_port, stop_process, wait_healthy
 
@@ -109,11 +108,6 @@ def _verify(
             tally.verified += 1
         else:
             tally.failed += 1
-
-
-def enclave_keys(client: Client) -> list[bytes]:
-    """Key ids of every attested enclave of the gateway: what bench envelopes are sealed to."""
-    return [bytes.fromhex(e["key_id"]) for e in client.enclaves() if e["state"] != "dead"]
 
 
 def _measure_secure(

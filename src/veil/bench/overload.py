@@ -33,19 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from veil.bench.cputime import cpu_seconds
-from veil.bench.gateway import (
-    DATA,
-    ECHO,
-    BenchFailed,
-    Verification,
-    _pid,
-    _verify,
-    enclave_keys,
-)
+from veil.bench.gateway import DATA, ECHO, BenchFailed, Verification, _pid, _verify
 from veil.bench.harness import Metric, percentile
 from veil.bench.loadgen import LoadGenerator, LoadResult
 from veil.client.trust import TrustAnchors
-from veil.wiring.bench import BenchPlatform, EnvelopePool, running_platform
+from veil.wiring.bench import BenchPlatform, EnvelopePool, enclave_keys, running_platform
 from veil.wiring.embedded import HOST
 
 LEVELS = (8, 32, 64, 256, 512)

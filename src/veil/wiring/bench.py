@@ -77,6 +77,11 @@ def running_platform(workdir: Path) -> Iterator[BenchPlatform]:
             platform.close()
 
 
+def enclave_keys(client: Client) -> list[bytes]:
+    """Key ids of every attested enclave of the gateway: what bench envelopes are sealed to."""
+    return [bytes.fromhex(e["key_id"]) for e in client.enclaves() if e["state"] != "dead"]
+
+
 class EnvelopePool:
     """Sealed, unused envelopes for one function, in order; sent ones are dropped.
 
