@@ -12,6 +12,8 @@
 - A worker that dies mid-request is replaced and the request retried once
   on another enclave (requests are idempotent by request id), else answered
   with `WorkerDied`.
+- An enclave that refuses for its clock (`ClockNotAnchored`, `ClockDrift`)
+  is re-anchored to the KMS's time and the request retried once.
 
 The processes themselves are the `WorkerPool`'s (`host.pool`).
 """
@@ -43,6 +45,7 @@ from veil.host.transport import (
 from veil.host.trust import TrustServices
 from veil.host.waiting import WaitQueue
 from veil.trusted import edge
+from veil.trusted.clock import ClockDrift, ClockNotAnchored
 from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
 
 KMS_DOWN_S = 10.0
@@ -107,12 +110,27 @@ class Dispatcher:
             except TimeoutError:
                 raise DeadlineExceeded("deadline passed while the enclave was working") from None
             except ChannelError as exc:
-                raise edge.rebuild(exc.name) from None
+                error = edge.rebuild(exc.name)
+                if attempt == 2 or not isinstance(error, ClockNotAnchored | ClockDrift):
+                    raise error from None
+                await self._reanchor(worker, error)
+                continue
             finally:
                 self.waiting.wake_one(worker.functions)
             self.metrics.rewinds.inc()
             return reply
         raise AssertionError("unreachable")
+
+    async def _reanchor(self, worker: WorkerHandle, error: VeilError) -> None:
+        """A fresh KMS time anchor for `worker`, or `error` (the clock refusal) stands."""
+        self.events.emit("clock_reanchored", enclave=worker.id, error=type(error).__name__)
+        try:
+            await self.pool.anchor(worker)
+        except OSError:  # RemoteTrust's ServiceUnavailable: the KMS did not answer
+            self.kms_failed_at = time.monotonic()
+            raise KmsUnavailable("the key service is unavailable") from None
+        except (ChannelClosed, ChannelError, TimeoutError, VeilError):
+            raise error from None
 
     async def _acquire(self, function: str, deadline: float) -> WorkerHandle:
         woken = False

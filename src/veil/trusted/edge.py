@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from veil.trusted import bundle, enclave, errors, replay
+from veil.trusted import bundle, clock, enclave, errors, replay
 
 REFUSALS: Final[Mapping[str, type[errors.Refused]]] = MappingProxyType(
     {
@@ -23,6 +23,7 @@ REFUSALS: Final[Mapping[str, type[errors.Refused]]] = MappingProxyType(
             *(errors.DecryptionFailed, bundle.BundleRefused, enclave.GrantRefused),
             *(enclave.NotAttested, enclave.UnknownFunction, replay.RequestExpired),
             *(replay.ReplayedRequest, replay.ReplayWindowFull),
+            *(clock.ClockNotAnchored, clock.ClockDrift, clock.StaleAnchor),
         )
     }
 )

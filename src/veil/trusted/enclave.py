@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from veil.trusted.bundle import Bundle, SignedBundle
+from veil.trusted.clock import TrustedClock
 from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import FunctionError, MessageTooLarge, NotFound, Refused
@@ -49,8 +50,8 @@ class NotAttested(Refused):
     public_message = "enclave is not attested yet"
 
 
-def _wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
+def _monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
 
 
 @dataclass
@@ -71,13 +72,13 @@ class Enclave:
         self,
         kms_key: VerifyKey,
         *,
-        clock_ms: Callable[[], int] = _wall_clock_ms,
+        monotonic_ms: Callable[[], int] = _monotonic_ms,
         engine: SandboxEngine | None = None,
     ) -> None:
         self._kms_key = kms_key
         self._sign = SigningKey.generate()
         self._hpke = hazmat.HpkePrivateKey.generate(GRANT_SUITE)
-        self._clock_ms = clock_ms
+        self.clock = TrustedClock(kms_key, monotonic_ms)  # the host owns `monotonic_ms`
         self._engine = engine or SandboxEngine()
         self._functions: dict[str, LoadedFunction] = {}
         self._attestation: str | None = None
@@ -125,6 +126,10 @@ class Enclave:
             old.sandbox.close()
         return record
 
+    def _now_ms(self) -> int:
+        """Trusted time: for deadlines, the replay window, grants. Never the wall clock."""
+        return self.clock.now_ms()
+
     def functions(self) -> dict[str, FunctionRecord]:
         return {name: f.record for name, f in self._functions.items()}
 
@@ -138,7 +143,7 @@ class Enclave:
             raise UnknownFunction("no such function in this enclave")
         payload = envelope.open_request(fn.key, env)
         with fn.lock:
-            fn.replay.admit(env.meta.request_id, env.meta.deadline_ms, self._clock_ms())
+            fn.replay.admit(env.meta.request_id, env.meta.deadline_ms, self._now_ms())
             result = self._run(fn, payload.input)
             snapshot = fn.sandbox.snapshot_hash
         rh = envelope.request_hash(request)
@@ -152,6 +157,7 @@ class Enclave:
             snapshot_hash=snapshot,
             enclave_key_id=self.key_id,
             ok=result.ok,
+            served_ms=self.clock.read_ms(),
         ).sign(self._sign)
         return envelope.Response(env.meta.request_id, sealed, receipt, self._attestation).to_bytes()
 

@@ -49,7 +49,7 @@ class LocalTrust:
         self.kms, self.verifier = kms, verifier
         self.public_key = kms.public_key
         self.register_function, self.function_record = kms.register_function, kms.function_record
-        self.release = kms.release
+        self.release, self.time_anchor = kms.release, kms.time_anchor
         self.challenge, self.attest = verifier.challenge, verifier.attest
 
 
