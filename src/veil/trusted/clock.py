@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -23,6 +24,11 @@ NONCE_SIZE: Final = 16
 VALIDITY_MS: Final = 60_000
 DRIFT_MS: Final = 1_000
 _FIELDS: Final[dict[str, type | tuple[type, ...]]] = {"nonce": bytes, "time_ms": int}
+
+
+def os_monotonic_ms() -> int:
+    """The OS's monotonic clock: the host's to set, so it only ever measures since an anchor."""
+    return time.monotonic_ns() // 1_000_000
 
 
 class ClockNotAnchored(Refused):

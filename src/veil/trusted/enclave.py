@@ -10,12 +10,11 @@ failure is a `Refused` (or a sealed function error); nothing else leaks.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from veil.trusted.bundle import Bundle, SignedBundle
-from veil.trusted.clock import TrustedClock
+from veil.trusted.clock import TrustedClock, os_monotonic_ms
 from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import FunctionError, MessageTooLarge, NotFound, Refused
@@ -50,10 +49,6 @@ class NotAttested(Refused):
     public_message = "enclave is not attested yet"
 
 
-def _monotonic_ms() -> int:
-    return time.monotonic_ns() // 1_000_000
-
-
 @dataclass
 class LoadedFunction:
     record: FunctionRecord
@@ -72,7 +67,7 @@ class Enclave:
         self,
         kms_key: VerifyKey,
         *,
-        monotonic_ms: Callable[[], int] = _monotonic_ms,
+        monotonic_ms: Callable[[], int] = os_monotonic_ms,
         engine: SandboxEngine | None = None,
     ) -> None:
         self._kms_key = kms_key
