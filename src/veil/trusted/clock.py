@@ -73,6 +73,7 @@ class TrustedClock:
             predicted, slack = self._read(mono), DRIFT_MS + (mono - self._anchor[1]) // 100
             self._steady = m["time_ms"] - slack <= predicted <= m["time_ms"] + mono - issued + slack
         self._anchor = (m["time_ms"], issued)
+        self.read_ms()
 
     def _read(self, mono: int) -> int:
         time_ms, issued = self._anchor or (0, 0)
