@@ -58,6 +58,11 @@ async def _abandon(
         await process.wait()
 
 
+def _named(exc: Exception) -> str:
+    """The refusal an enclave answered with, else the exception's own class."""
+    return exc.name if isinstance(exc, ChannelError) else type(exc).__name__
+
+
 @dataclass
 class PoolConfig:
     stem_cells: int = 1
@@ -274,9 +279,7 @@ class WorkerPool:
             done = await asyncio.gather(*map(self.anchor, workers), return_exceptions=True)
             for worker, result in zip(workers, done, strict=True):
                 if isinstance(result, Exception):
-                    self.events.emit(
-                        "anchor_failed", enclave=worker.id, error=type(result).__name__
-                    )
+                    self.events.emit("anchor_failed", enclave=worker.id, error=_named(result))
 
     async def _reap_idle(self) -> None:
         while True:
