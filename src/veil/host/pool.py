@@ -134,11 +134,12 @@ class WorkerPool:
         ]
 
     async def stop(self) -> None:
-        for loop in self._loops:
-            loop.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
-        for task in list(self._tasks):
+        """Cancel the pool's loops and background work and wait for them (a cancelled spawn
+        reaps its own process), then retire every worker."""
+        tasks = [*self._loops, *self._tasks]
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for worker in list(self.workers.values()):
             await self.retire(worker, reason="shutdown")
 
