@@ -4,6 +4,7 @@ after it by the enclave's trusted clock (the receipt's `served_ms`)."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -47,8 +48,11 @@ def test_a_receipt_saying_the_enclave_served_after_the_deadline_is_refused(
     clock = HostClock()
     enclave = platform.start_enclave(monotonic_ms=clock.monotonic_ms)
     platform.provision(enclave, deployed)
-    clock.step(19_000)  # the enclave's time runs 19 s ahead of the client's (a jumpy host clock)
-    request = seal(deployed.record, bytes([60]), timeout_s=20)  # 60 units: seconds of spinning
-    response = enclave.handle(request.envelope)  # admitted before the deadline, spins past it
+    request = seal(deployed.record, bytes([100]), timeout_s=30)  # 100 units: seconds of spinning
+    with ThreadPoolExecutor(1) as pool:
+        serving = pool.submit(enclave.handle, request.envelope)  # admitted at once ...
+        time.sleep(0.5)
+        clock.step(40_000)  # ... and while it spins, the host's clock jumps past the deadline
+        response = serving.result()
     with pytest.raises(LateResponse, match="served"):  # though it arrives well in time
         open_response(request, response, platform.trust)
