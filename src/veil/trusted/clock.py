@@ -70,24 +70,24 @@ class TrustedClock:
             raise StaleAnchor("time anchor is not for the outstanding nonce")
         (_, issued), self._pending, mono = self._pending, None, self._mono()
         if self._anchor is not None:
-            predicted, slack = self._read(mono), DRIFT_MS + (mono - self._anchor[1]) // 100
+            (time_ms, since), slack = self._anchor, DRIFT_MS + (mono - self._anchor[1]) // 100
+            predicted = time_ms + mono - since
             self._steady = m["time_ms"] - slack <= predicted <= m["time_ms"] + mono - issued + slack
         self._anchor = (m["time_ms"], issued)
-        self.read_ms()
+        self.read_ms(mono)
 
-    def _read(self, mono: int) -> int:
-        time_ms, issued = self._anchor or (0, 0)
-        return time_ms + mono - issued
-
-    def read_ms(self) -> int:
+    def read_ms(self, mono: int | None = None) -> int:
         """The anchored time carried forward, never below one already read; unchecked."""
-        self._high = max(self._high, self._read(self._mono()))
+        time_ms, issued = self._anchor or (0, 0)
+        mono = self._mono() if mono is None else mono
+        self._high = max(self._high, time_ms + mono - issued)
         return self._high
 
     def now_ms(self) -> int:
         """Trusted time, or `ClockNotAnchored` / `ClockDrift` when it cannot be trusted."""
-        if self._anchor is None or self._mono() - self._anchor[1] > VALIDITY_MS:
+        mono = self._mono()
+        if self._anchor is None or mono - self._anchor[1] > VALIDITY_MS:
             raise ClockNotAnchored("no fresh time anchor")
         if not self._steady:
             raise ClockDrift("clock disagreed with its last time anchor")
-        return self.read_ms()
+        return self.read_ms(mono)

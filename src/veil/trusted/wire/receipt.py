@@ -15,7 +15,6 @@ from veil.trusted.errors import MalformedMessage
 from veil.trusted.wire import signed
 
 CONTEXT: Final = b"veil/receipt/v1"
-VERSION: Final = 2
 MAX_RECEIPT: Final = 4096
 _FIELDS: Final[dict[str, type | tuple[type, ...]]] = {
     "v": int,
@@ -46,7 +45,7 @@ class Receipt:
 
     def body(self) -> dict[str, Any]:
         return {
-            "v": VERSION,
+            "v": 2,
             "fn": self.function,
             "ok": self.ok,
             "rid": self.request_id,
@@ -65,7 +64,7 @@ class Receipt:
     def verify(cls, data: bytes, key: VerifyKey) -> Receipt:
         """Parse a receipt signed by `key` (the enclave's attested signing key)."""
         m = signed.open_document(data, context=CONTEXT, key=key, limit=MAX_RECEIPT, fields=_FIELDS)
-        if m["v"] != VERSION:
+        if m["v"] != 2:
             raise MalformedMessage("unsupported receipt version")
         keys = ("fn", "rid", "request", "response", "bundle", "snapshot", "enclave", "ok", "served")
         return cls(*(m[k] for k in keys))
