@@ -59,7 +59,7 @@ def served(platform: DirectPlatform, enclave: Enclave, request: SealedRequest) -
 def assert_survives(
     platform: DirectPlatform, enclave: Enclave, echo: Deployed, carried: list[bytes]
 ) -> None:
-    request = seal(echo.record, b"still serving", timeout_s=60)
+    request = seal(echo.record, b"still serving", timeout_s=60, enclave=enclave.key_id)
     assert open_response(request, enclave.handle(request.envelope), platform.trust).ok
     assert not any(SECRET in data for data in carried)
 
@@ -67,7 +67,7 @@ def assert_survives(
 def test_stepping_the_clock_on_then_back_does_not_serve_a_replayed_request_again(
     platform: DirectPlatform, echo: Deployed, victim: Enclave, host_clock: HostClock
 ) -> None:
-    request = seal(echo.record, SECRET, timeout_s=2)
+    request = seal(echo.record, SECRET, timeout_s=2, enclave=victim.key_id)
     carried = [request.envelope, served(platform, victim, request)]
     host_clock.step(3_000)  # past the deadline: the window forgets the id ...
     with pytest.raises(RequestExpired):
@@ -81,7 +81,7 @@ def test_stepping_the_clock_on_then_back_does_not_serve_a_replayed_request_again
 def test_a_clock_stepped_past_a_deadline_then_re_anchored_does_not_serve_a_replay(
     platform: DirectPlatform, echo: Deployed, victim: Enclave, host_clock: HostClock
 ) -> None:
-    request = seal(echo.record, SECRET, timeout_s=2)
+    request = seal(echo.record, SECRET, timeout_s=2, enclave=victim.key_id)
     carried = [request.envelope, served(platform, victim, request)]
     host_clock.step(3_000)
     with pytest.raises(RequestExpired):  # the window forgets the id here
@@ -107,7 +107,7 @@ def test_a_slowed_or_sped_up_clock_is_caught_by_the_next_anchor(
 ) -> None:
     host_clock.step(step_ms)
     platform.anchor(victim)  # the host must anchor at least every 60 s of its own clock
-    request = seal(echo.record, SECRET)
+    request = seal(echo.record, SECRET, enclave=victim.key_id)
     with pytest.raises(ClockDrift):
         victim.handle(request.envelope)
     platform.anchor(victim)  # the host keeps time honestly for one interval: serving again
@@ -118,7 +118,7 @@ def test_a_frozen_clock_serves_after_the_deadline_and_the_client_refuses_it(
     platform: DirectPlatform, echo: Deployed, victim: Enclave, host_clock: HostClock
 ) -> None:
     host_clock.step(-10_000)  # frozen for 10 s: the enclave cannot tell until an anchor
-    request = seal(echo.record, SECRET, timeout_s=0.5)
+    request = seal(echo.record, SECRET, timeout_s=0.5, enclave=victim.key_id)
     time.sleep(0.6)  # the host held the request past its deadline
     response = victim.handle(request.envelope)  # ... and the frozen enclave still serves it
     with pytest.raises(LateResponse):

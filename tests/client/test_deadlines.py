@@ -20,7 +20,7 @@ from veil.wiring.direct import Deployed, DirectPlatform
 def test_a_response_opened_after_its_deadline_is_refused_as_late(
     platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
-    request = seal(echo.record, b"held back by the host", timeout_s=0.5)
+    request = seal(echo.record, b"held back by the host", timeout_s=0.5, enclave=enclave.key_id)
     response = enclave.handle(request.envelope)
     time.sleep(0.6)  # the host held the response until the caller's deadline had passed
     with pytest.raises(LateResponse, match="arrived"):
@@ -31,7 +31,7 @@ def test_a_response_opened_after_its_deadline_is_refused_as_late(
 def test_the_same_response_in_time_is_accepted(
     platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
-    request = seal(echo.record, b"on time", timeout_s=5)
+    request = seal(echo.record, b"on time", timeout_s=5, enclave=enclave.key_id)
     invocation = open_response(request, enclave.handle(request.envelope), platform.trust)
     assert invocation.output == b"on time"
     assert invocation.receipt.served_ms <= request.meta.deadline_ms
@@ -48,7 +48,9 @@ def test_a_receipt_saying_the_enclave_served_after_the_deadline_is_refused(
     clock = HostClock()
     enclave = platform.start_enclave(monotonic_ms=clock.monotonic_ms)
     platform.provision(enclave, deployed)
-    request = seal(deployed.record, bytes([100]), timeout_s=30)  # 100 units: seconds of spinning
+    request = seal(
+        deployed.record, bytes([100]), timeout_s=30, enclave=enclave.key_id
+    )  # 100 units: seconds of spinning
     with ThreadPoolExecutor(1) as pool:
         serving = pool.submit(enclave.handle, request.envelope)  # admitted at once ...
         time.sleep(0.5)

@@ -61,14 +61,16 @@ def test_an_enclave_refusing_for_its_clock_is_re_anchored_and_the_request_retrie
         dispatcher = Dispatcher(registry, platform.services, tmp_path / "data/sim-host.key", config)
         await dispatcher.start()
         try:
-            first = seal(echo.record, b"warm")
-            await dispatcher.invoke(echo.record.name, first.envelope, time.monotonic() + 30)
-            kms_clock.offset_s = -5.0  # the KMS's clock is stepped back 5 s ...
             (worker,) = dispatcher.workers.values()
+            first = seal(echo.record, b"warm", enclave=worker.key_id)
+            await dispatcher.invoke(
+                echo.record.name, worker.key_id, first.envelope, time.monotonic() + 30
+            )
+            kms_clock.offset_s = -5.0  # the KMS's clock is stepped back 5 s ...
             await dispatcher.pool.anchor(worker)  # ... so the next anchor disagrees: ClockDrift
-            request = seal(echo.record, b"served after a re-anchor")
+            request = seal(echo.record, b"served after a re-anchor", enclave=worker.key_id)
             reply = await dispatcher.invoke(
-                request.record.name, request.envelope, time.monotonic() + 30
+                request.record.name, worker.key_id, request.envelope, time.monotonic() + 30
             )
             return open_response(request, reply, platform.trust).output, dispatcher.events.since()
         finally:
