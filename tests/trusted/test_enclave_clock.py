@@ -26,16 +26,16 @@ def started(platform: DirectPlatform, deployed: Deployed, clock: HostClock) -> E
     return enclave
 
 
-def test_an_enclave_that_was_never_anchored_refuses_and_serves_once_it_is(
+def test_an_enclave_that_was_never_anchored_refuses_grants_and_takes_them_once_it_is(
     platform: DirectPlatform, echo: Deployed
 ) -> None:
     service = EnclaveService(Enclave(platform.kms.public_key), platform.attester)
     relay_attestation(platform, service)
-    platform.provision(service, echo)
-    request = seal(echo.record, b"served on trusted time")
-    with pytest.raises(ClockNotAnchored):
-        service.handle("invoke", request.envelope)
+    with pytest.raises(ClockNotAnchored):  # a grant's expiry needs trusted time to be judged
+        platform.provision(service, echo)
     relay_time(platform, service)
+    platform.provision(service, echo)
+    request = seal(echo.record, b"served on trusted time", enclave=service.enclave.key_id)
     response = service.handle("invoke", request.envelope)
     assert open_response(request, response, platform.trust).output == b"served on trusted time"
 
@@ -46,7 +46,7 @@ def test_a_host_clock_jumped_past_the_validity_is_refused_then_caught_by_the_nex
     clock = HostClock()
     enclave = started(platform, echo, clock)
     clock.step(VALIDITY_MS + 1)
-    request = seal(echo.record, b"served after two anchors", timeout_s=120)
+    request = seal(echo.record, b"served after two anchors", timeout_s=120, enclave=enclave.key_id)
     with pytest.raises(ClockNotAnchored):
         enclave.handle(request.envelope)
     platform.anchor(enclave)  # the KMS saw a second pass, not a minute: the jump shows
@@ -62,7 +62,7 @@ def test_the_receipt_carries_the_trusted_time_it_was_served_at(
 ) -> None:
     enclave = started(platform, echo, HostClock())
     before = time.time_ns() // 1_000_000
-    request = seal(echo.record, b"when")
+    request = seal(echo.record, b"when", enclave=enclave.key_id)
     invocation = open_response(request, enclave.handle(request.envelope), platform.trust)
     after = time.time_ns() // 1_000_000
     assert before <= invocation.receipt.served_ms <= after + 1_000
@@ -74,8 +74,8 @@ def test_a_host_clock_stepped_back_holds_trusted_time_and_one_stepped_on_moves_d
     clock = HostClock()
     enclave = started(platform, echo, clock)
     clock.step(-3_600_000)  # an hour back: trusted time holds at its high-water mark
-    request = seal(echo.record, b"x", timeout_s=2)
+    request = seal(echo.record, b"x", timeout_s=2, enclave=enclave.key_id)
     assert open_response(request, enclave.handle(request.envelope), platform.trust).ok
     clock.step(3_600_000 + 3_000)  # and 3 s past the deadline: refused, by trusted time
     with pytest.raises(RequestExpired):
-        enclave.handle(seal(echo.record, b"y", timeout_s=2).envelope)
+        enclave.handle(seal(echo.record, b"y", timeout_s=2, enclave=enclave.key_id).envelope)

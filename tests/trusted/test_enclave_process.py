@@ -156,6 +156,10 @@ class Dialled:
         assert self.body("attested", token) == b""
         return token
 
+    def anchor(self, remote: RemoteTrust) -> dict[str, Any]:
+        """And then: the clock's nonce → the KMS's signed time → the enclave's reply."""
+        return self.call("time_anchor", remote.time_anchor(self.body("time_request")))
+
     def close(self) -> bytes:
         """Hang up; the enclave's stderr (all it printed), once it has exited."""
         if self.stderr is None:
@@ -203,6 +207,7 @@ def test_an_enclave_given_another_kms_key_gets_no_keys_from_the_real_kms(
     try:
         with RemoteTrust(trust.trust_url) as remote:
             enclave.attest(remote)  # the verifier attests it: its evidence is honest
+            assert enclave.anchor(remote)["error"] == "BadSignature"  # not the KMS it trusts
             request = enclave.body("key_request", {"fn": "acme/echo", "digest": bytes(32)})
             with pytest.raises(WrongKms):
                 remote.release(request)
@@ -237,6 +242,7 @@ def test_an_error_quoting_decrypted_data_crosses_the_channel_as_fixed_text_only(
     secret = "VEIL-MARKER-a41c-tenant-plaintext"
     with RemoteTrust(trust.trust_url) as remote:
         dialled.attest(remote)
+        assert dialled.anchor(remote)["ok"]
         registry = Registry(tmp_path / "registry.sqlite3")
         record = register_in(trust, remote, registry, echo_bundle())
         request = dialled.body("key_request", {"fn": record.name, "digest": record.digest})
