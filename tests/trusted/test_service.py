@@ -41,6 +41,8 @@ def relay_time(platform: DirectPlatform, service: EnclaveService) -> None:
 
 
 def relay_keys(platform: DirectPlatform, service: EnclaveService, deployed: Deployed) -> None:
+    """Anchor the clock (a grant's expiry is judged by it), then key request → grant → install."""
+    relay_time(platform, service)
     request = service.handle(
         "key_request", {"fn": deployed.record.name, "digest": deployed.record.digest}
     )
@@ -55,7 +57,6 @@ def test_the_host_relays_attestation_key_release_and_requests(
     platform: DirectPlatform, service: EnclaveService, echo: Deployed
 ) -> None:
     token = relay_attestation(platform, service)
-    relay_time(platform, service)
     relay_keys(platform, service, echo)
     request = seal(echo.record, b"relayed", enclave=service.enclave.key_id)
     reply = service.handle("invoke", request.envelope)
@@ -123,6 +124,7 @@ def test_a_grant_for_another_function_bundle_is_refused(
 ) -> None:
     other = platform.deploy(echo_bundle("acme/other"))
     relay_attestation(platform, service)
+    relay_time(platform, service)
     request = service.handle("key_request", {"fn": echo.record.name, "digest": echo.record.digest})
     grant = platform.kms.release(request)
     with pytest.raises(BundleRefused):
