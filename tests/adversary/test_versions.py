@@ -16,7 +16,7 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from tests.adversary.host import HostileHost, flip_bit, replace
+from tests.adversary.host import HostileHost, Mutation, flip_bit, replace
 from tests.conftest import echo_bundle
 from veil.client.errors import GatewayError
 from veil.client.records import RecordMismatch, RecordRolledBack, StaleRecord
@@ -31,6 +31,7 @@ from veil.wiring.embedded import EmbeddedPlatform
 SECRET = b"the secret input of the attacked request"
 NAME = "acme/echo"
 GET = f"/v1/functions/{NAME}"
+"""The record's path; taps match by prefix, so rules on it use `record_answer`."""
 DEPLOY = "/v1/functions"
 INVOKE = f"/v1/invoke/{NAME}"
 
@@ -79,6 +80,15 @@ def deploy(host: HostileHost, client: Client, bundle: Bundle) -> tuple[FunctionR
     return record, host.client_tap.sent(DEPLOY, reply=True)[-1]
 
 
+def record_answer(substitute: bytes) -> Mutation:
+    """Replace a record answer (CBOR), not the JSON enclave set under the same path prefix."""
+    return lambda data: data if data.startswith(b"{") else substitute
+
+
+def record_fetches(host: HostileHost) -> int:
+    return sum(1 for m in host.client_tap.log if m.name == GET and not m.reply)
+
+
 def assert_survives(host: HostileHost) -> None:
     for tap in host.taps():
         tap.clear()
@@ -97,7 +107,7 @@ def test_another_functions_record_swapped_in_at_get_is_refused(host: HostileHost
     with host.client() as deployer:
         deploy(host, deployer, echo_bundle())
         _, other = deploy(host, deployer, echo_bundle("acme/other"))
-    host.client_tap.rewrite(GET, replace(other), reply=True, times=None)
+    host.client_tap.rewrite(GET, record_answer(other), reply=True, times=None)
     with host.client() as victim, pytest.raises(RecordMismatch):
         victim.invoke(NAME, SECRET)
     assert_survives(host)
@@ -121,7 +131,7 @@ def test_an_older_record_served_after_a_newer_one_is_refused(host: HostileHost) 
     with host.client() as client:
         _, v1 = deploy(host, client, echo_bundle())
         deploy(host, client, v2_bundle())
-        host.client_tap.rewrite(GET, replace(v1), reply=True, times=None)
+        host.client_tap.rewrite(GET, record_answer(v1), reply=True, times=None)
         with pytest.raises(RecordRolledBack):
             client.function(NAME, refresh=True)
     assert_survives(host)
@@ -135,7 +145,7 @@ def test_an_older_record_served_to_a_new_client_gets_its_request_refused_as_stal
         _, v1 = deploy(host, deployer, echo_bundle())
         deploy(host, deployer, v2_bundle())
         assert deployer.invoke(NAME, b"warm on v2").output == b"warm on v2"
-    host.client_tap.rewrite(GET, replace(v1), reply=True, times=None)
+    host.client_tap.rewrite(GET, record_answer(v1), reply=True, times=None)
     with host.client() as victim, pytest.raises(StaleVersion):
         victim.invoke(NAME, SECRET)
     assert_survives(host)
@@ -146,10 +156,10 @@ def test_a_record_kept_past_its_validity_is_refused(short_records: HostileHost) 
     with host.client() as client:
         _, kept = deploy(host, client, echo_bundle())
         time.sleep(3.2)  # the record expires; the host keeps answering it
-        host.client_tap.rewrite(GET, replace(kept), reply=True, times=None)
+        host.client_tap.rewrite(GET, record_answer(kept), reply=True, times=None)
         with pytest.raises(StaleRecord):
             client.invoke(NAME, SECRET)
-        assert len(host.client_tap.sent(GET)) == 2  # fetched once more, then refused
+        assert record_fetches(host) == 2  # fetched once more, then refused
     assert_survives(host)
 
 

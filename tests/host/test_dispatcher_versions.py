@@ -42,9 +42,12 @@ class Running:
         return register_in(self.platform, self.remote, self.dispatcher.registry, bundle)
 
     async def invoke(self, record: FunctionRecord, data: bytes) -> Invocation:
-        enclave = bytes.fromhex((await self.dispatcher.recommend(NAME))[0]["key_id"])
+        """Sealed to the first enclave the dispatcher offers (a warm one if there is one)."""
+        offered = sorted(await self.dispatcher.recommend(NAME), key=lambda e: not e["warm"])
+        enclave = bytes.fromhex(offered[0]["key_id"])
         request = seal(record, data, enclave=enclave)
-        reply = await self.dispatcher.invoke(NAME, enclave, request.envelope, time.monotonic() + 30)
+        deadline = time.monotonic() + 30
+        reply = await self.dispatcher.invoke(NAME, enclave, request.envelope, deadline)
         return open_response(request, reply, self.platform.trust())
 
     def events(self, kind: str) -> list[dict[str, object]]:
