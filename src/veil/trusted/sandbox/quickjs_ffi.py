@@ -58,19 +58,15 @@ class JsApi:
             raise ABIViolation("engine does not export its memory")
         self.store, self.memory = store, memory
         self.rt, self.ctx, self.scratch = (like.rt, like.ctx, like.scratch) if like else (0, 0, 0)
-        call: dict[str, Any] = {}
+        self.f = {}
         for name in _API:
             func = ex.get(name)
             if not isinstance(func, wasmtime.Func):
                 raise ABIViolation(f"engine does not export {name}")
-            if like is not None:
-                template = like.f[name]
-                call[name] = (
-                    NumCall(store, func, template) if isinstance(template, NumCall) else func
-                )
-            else:
-                call[name] = func if not func.type(store).results else NumCall(store, func)
-        self.f = call
+            template = like.f[name] if like is not None else None
+            if isinstance(template, NumCall) or (like is None and func.type(store).results):
+                func = NumCall(store, func, template)  # those with a result: the numeric fast path
+            self.f[name] = func
 
     def base(self) -> int:
         return ctypes.addressof(self.memory.data_ptr(self.store).contents)
