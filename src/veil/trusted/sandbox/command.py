@@ -25,8 +25,7 @@ class CommandSandbox(Limited):
         super().__init__(engine, bundle)
         self._name = bundle.manifest.name
         self._capture = bundle.manifest.capture_logs
-        module = engine.compiled(bundle.digest, lambda: engine.compile_module(bundle.code))
-        self._pre = engine.link_wasi(module)
+        self._pre = engine.compiled(bundle.digest, lambda: engine.compile_module(bundle.code))
         self.snapshot_hash = sha256(b"veil/snapshot/wasi-command/v1", bundle.code)
 
     def invoke(self, data: bytes) -> Output:

@@ -52,14 +52,12 @@ class SandboxEngine:
             result: T = self._compiled[digest]
             return result
 
-    def compile_module(self, wasm: bytes) -> wasmtime.Module:
+    def compile_module(self, wasm: bytes) -> wasmtime.InstancePre:
+        """Compile a core module, its imports resolved against WASI and nothing else."""
         try:
-            return wasmtime.Module(self.engine, wasm)
+            module = wasmtime.Module(self.engine, wasm)
         except wasmtime.WasmtimeError as exc:
             raise ABIViolation(f"code does not compile as Wasm: {exc}") from None
-
-    def link_wasi(self, module: wasmtime.Module) -> wasmtime.InstancePre:
-        """Resolve a module's imports against WASI and nothing else."""
         linker = wasmtime.Linker(self.engine)
         linker.define_wasi()
         try:

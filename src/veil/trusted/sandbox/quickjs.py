@@ -82,7 +82,7 @@ def prelude(capture_logs: bool, log_limit: int) -> str:
     )
 
 
-def _compile_engine(engine: SandboxEngine) -> tuple[wasmtime.Module, StateLayout]:
+def _compile_engine(engine: SandboxEngine) -> tuple[wasmtime.InstancePre, StateLayout]:
     rewritten, layout = export_state(engine_wasm())
     # The engine never writes its function table (no exported setter, no
     # dynamic registration), so only memory and globals need rewinding.
@@ -104,8 +104,7 @@ class QuickJsSandbox(Limited):
         self._prelude = prelude(manifest.capture_logs, manifest.limits.max_output)
         entry = manifest.entrypoint
         self._export = entry if entry.isidentifier() and entry != "veil_invoke" else "handle"
-        module, self._layout = engine.compiled(ENGINE_SHA256, lambda: _compile_engine(engine))
-        self._pre = engine.link_wasi(module)
+        self._pre, self._layout = engine.compiled(ENGINE_SHA256, lambda: _compile_engine(engine))
         self._boot(source)
 
     def _boot(self, source: str) -> None:

@@ -62,8 +62,7 @@ class ReactorSandbox(Limited):
         manifest = bundle.manifest
         self._entry = manifest.entrypoint
         self._logs = LogBuffer(manifest.limits.max_output) if manifest.capture_logs else None
-        module, self._layout = engine.compiled(bundle.digest, lambda: _compile(engine, bundle.code))
-        self._pre = engine.link_wasi(module)
+        self._pre, self._layout = engine.compiled(bundle.digest, lambda: _compile(engine, bundle))
         self._fresh_instance()
 
     def _fresh_instance(self) -> None:
@@ -130,8 +129,8 @@ class ReactorSandbox(Limited):
         self._store.close()
 
 
-def _compile(engine: SandboxEngine, code: bytes) -> tuple[wasmtime.Module, StateLayout]:
-    rewritten, layout = export_state(code)
+def _compile(engine: SandboxEngine, bundle: Bundle) -> tuple[wasmtime.InstancePre, StateLayout]:
+    rewritten, layout = export_state(bundle.code)
     return engine.compile_module(rewritten), layout
 
 
