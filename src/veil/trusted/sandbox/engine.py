@@ -74,13 +74,10 @@ class SandboxEngine:
 
     def deadline_ticks(self, timeout_ms: int) -> int:
         """Epoch ticks for `timeout_ms`, starting the ticker thread on first use."""
-        if self._ticker is None:
-            with self._lock:
-                if self._ticker is None:
-                    self._ticker = threading.Thread(
-                        target=self._tick, name="veil-epoch", daemon=True
-                    )
-                    self._ticker.start()
+        with self._lock:
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick, name="veil-epoch", daemon=True)
+                self._ticker.start()
         return max(1, -(-timeout_ms // int(EPOCH_TICK_S * 1000))) + 1
 
     def _tick(self) -> None:

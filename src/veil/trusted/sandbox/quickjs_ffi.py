@@ -83,9 +83,10 @@ class JsApi:
             raise ABIViolation("engine returned a buffer outside its memory")
         return ctypes.string_at(self.base() + ptr, size)
 
-    def u32(self, ptr: int) -> int:
-        value: int = struct.unpack("<I", self.read(ptr, 4))[0]
-        return value
+    def sized(self, ptr: int) -> bytes:
+        """The buffer at `ptr` whose length the call that returned it wrote to scratch + 16."""
+        size: int = struct.unpack("<I", self.read(self.scratch + 16, 4))[0]
+        return self.read(ptr & U32, size)
 
     def eval(self, code: str, name: str, flags: int) -> int:
         """`JS_Eval` of `code`; an exception value if it threw (the caller describes it)."""
@@ -105,17 +106,14 @@ class JsApi:
         """A JS value as a Python string (via `String(value)`)."""
         if is_exception(value):
             return "uncaught exception"
-        size_ptr = self.scratch + 16
-        cstr = self.f["JS_ToCStringLen2"](self.ctx, size_ptr, value, 0)
+        cstr = self.f["JS_ToCStringLen2"](self.ctx, self.scratch + 16, value, 0)
         if not cstr & U32:
             return "uncaught exception"
-        return self.read(cstr & U32, self.u32(size_ptr)).decode("utf-8", "replace")
+        return self.sized(cstr).decode("utf-8", "replace")
 
     def bytes_of(self, array: int) -> bytes:
         """The contents of a `Uint8Array` value."""
-        size_ptr = self.scratch + 16
-        ptr = self.f["JS_GetUint8Array"](self.ctx, size_ptr, array) & U32
-        return self.read(ptr, self.u32(size_ptr))
+        return self.sized(self.f["JS_GetUint8Array"](self.ctx, self.scratch + 16, array))
 
     def drain(self) -> None:
         """Run queued promise jobs until none is left (async handlers settle here)."""
