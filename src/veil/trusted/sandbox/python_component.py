@@ -35,11 +35,9 @@ _Instance = tuple[wasmtime.Store, wasmtime.component.Func]
 class PythonSandbox(Limited):
     """A componentize-py component, re-instantiated from its compiled form per request.
 
-    The next request's instance is made on a helper thread as soon as a
-    request ends (wasmtime releases the GIL while it instantiates), so it is
-    ready by the time the enclave has sealed the response and opened the
-    next request. It is a fresh instance of the compiled component either
-    way; the used one is closed before `invoke` returns.
+    The next instance is made on a helper thread as a request ends (wasmtime
+    releases the GIL while it instantiates), so it is ready by the time the
+    enclave has opened the next request; the used one is closed before `invoke` returns.
     """
 
     def __init__(self, engine: SandboxEngine, bundle: Bundle) -> None:
