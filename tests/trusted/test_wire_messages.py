@@ -22,7 +22,16 @@ from veil.trusted.wire.records import GrantedKeys, KeyRequest
 
 b16, b32 = st.binary(min_size=16, max_size=16), st.binary(min_size=32, max_size=32)
 chains = st.none() | st.builds(ChainPosition, b16, st.integers(0, 1023), b32)
-metas = st.builds(Metadata, st.text(min_size=1, max_size=20), b16, st.integers(0, 2**50), chains)
+metas = st.builds(
+    Metadata,
+    st.text(min_size=1, max_size=20),
+    b16,
+    st.integers(0, 2**50),
+    b32,
+    st.integers(1, 2**50),
+    b32,
+    chains,
+)
 
 
 @given(metas)
