@@ -66,6 +66,17 @@ def test_floats_are_refused() -> None:
         cbor.decode(cbor2.dumps(1.5), limit=100)
 
 
+@pytest.mark.parametrize(
+    "encoded",
+    ["f7", "e0", "f820", "f93c00", "fa3fc00000", "a16161f7", "81f8ff"],
+    ids=["undefined", "simple-0", "simple-32", "half", "single", "in-a-map", "in-a-list"],
+)
+def test_only_false_true_and_null_pass_of_the_simple_values_and_floats(encoded: str) -> None:
+    with pytest.raises(MalformedMessage):
+        cbor.decode(bytes.fromhex(encoded), limit=100)
+    assert cbor.decode(bytes.fromhex("83f4f5f6"), limit=100) == [False, True, None]
+
+
 def test_oversized_input_is_refused_before_parsing() -> None:
     with pytest.raises(MessageTooLarge):
         cbor.decode(b"\x40" * 101, limit=100)

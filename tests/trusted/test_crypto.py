@@ -70,3 +70,14 @@ def test_signature_is_bound_to_its_context() -> None:
 def test_signing_key_repr_hides_the_key() -> None:
     key = SigningKey.generate()
     assert key.to_bytes().hex() not in repr(key)
+
+
+@pytest.mark.parametrize("size", [0, 31, 33, 64])
+def test_a_signing_key_of_the_wrong_length_is_caller_misuse(size: int) -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        SigningKey.from_bytes(bytes(size))
+
+
+def test_a_signing_key_round_trips_through_its_bytes() -> None:
+    key = SigningKey.generate()
+    assert SigningKey.from_bytes(key.to_bytes()).public == key.public

@@ -32,8 +32,7 @@ class SigningKey:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> SigningKey:
-        if len(raw) != 32:
-            raise ValueError("an Ed25519 private key is 32 bytes")
+        """Caller misuse (not 32 bytes) is cryptography's ValueError."""
         return cls(Ed25519PrivateKey.from_private_bytes(raw))
 
     def to_bytes(self) -> bytes:

@@ -1,10 +1,9 @@
 """The WASI command ABI: stdin in, stdout out, one fresh instance per request.
 
 A command's `_start` runs the whole program and then it exits, so it has no
-post-init state to snapshot: the rewind is the fresh instance itself, and
-the snapshot hash is the hash of the module. Any language that targets WASI
-works here. The world is empty: no preopened directories, no environment,
-argv is just the function name; stdin is an anonymous in-memory file.
+post-init state to snapshot: the rewind is the fresh instance itself, and the
+snapshot hash is the module's. Any language targeting WASI works. The world is
+empty: no preopens, no environment, argv just the function name.
 """
 
 from __future__ import annotations
@@ -25,8 +24,7 @@ class CommandSandbox(Limited):
         super().__init__(engine, bundle)
         self._name = bundle.manifest.name
         self._capture = bundle.manifest.capture_logs
-        module = engine.compiled(bundle.digest, lambda: engine.compile_module(bundle.code))
-        self._pre = engine.link_wasi(module)
+        self._pre = engine.compiled(bundle.digest, lambda: engine.compile_module(bundle.code))
         self.snapshot_hash = sha256(b"veil/snapshot/wasi-command/v1", bundle.code)
 
     def invoke(self, data: bytes) -> Output:

@@ -52,14 +52,12 @@ class SandboxEngine:
             result: T = self._compiled[digest]
             return result
 
-    def compile_module(self, wasm: bytes) -> wasmtime.Module:
+    def compile_module(self, wasm: bytes) -> wasmtime.InstancePre:
+        """Compile a core module, its imports resolved against WASI and nothing else."""
         try:
-            return wasmtime.Module(self.engine, wasm)
+            module = wasmtime.Module(self.engine, wasm)
         except wasmtime.WasmtimeError as exc:
             raise ABIViolation(f"code does not compile as Wasm: {exc}") from None
-
-    def link_wasi(self, module: wasmtime.Module) -> wasmtime.InstancePre:
-        """Resolve a module's imports against WASI and nothing else."""
         linker = wasmtime.Linker(self.engine)
         linker.define_wasi()
         try:
@@ -76,13 +74,10 @@ class SandboxEngine:
 
     def deadline_ticks(self, timeout_ms: int) -> int:
         """Epoch ticks for `timeout_ms`, starting the ticker thread on first use."""
-        if self._ticker is None:
-            with self._lock:
-                if self._ticker is None:
-                    self._ticker = threading.Thread(
-                        target=self._tick, name="veil-epoch", daemon=True
-                    )
-                    self._ticker.start()
+        with self._lock:
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick, name="veil-epoch", daemon=True)
+                self._ticker.start()
         return max(1, -(-timeout_ms // int(EPOCH_TICK_S * 1000))) + 1
 
     def _tick(self) -> None:

@@ -35,11 +35,9 @@ _Instance = tuple[wasmtime.Store, wasmtime.component.Func]
 class PythonSandbox(Limited):
     """A componentize-py component, re-instantiated from its compiled form per request.
 
-    The next request's instance is made on a helper thread as soon as a
-    request ends (wasmtime releases the GIL while it instantiates), so it is
-    ready by the time the enclave has sealed the response and opened the
-    next request. It is a fresh instance of the compiled component either
-    way; the used one is closed before `invoke` returns.
+    The next instance is made on a helper thread as a request ends (wasmtime
+    releases the GIL while it instantiates), so it is ready by the time the
+    enclave has opened the next request; the used one is closed before `invoke` returns.
     """
 
     def __init__(self, engine: SandboxEngine, bundle: Bundle) -> None:
@@ -57,8 +55,9 @@ class PythonSandbox(Limited):
         # Every request starts from the component's own initial state, so its hash.
         self.snapshot_hash = sha256(b"veil/snapshot/python-component/v1", bundle.code)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veil-python-rewind")
-        self._next: Future[_Instance] | None = None
-        self._ready: _Instance | None = self._instantiate()
+        first: Future[_Instance] = Future()  # made now, so a bad component fails the load
+        first.set_result(self._instantiate())
+        self._next: Future[_Instance] | None = first
 
     def _instantiate(self) -> _Instance:
         # A component makes several core instances: no cap on their number.
@@ -75,9 +74,6 @@ class PythonSandbox(Limited):
         return store, func
 
     def _take(self) -> _Instance:
-        ready, self._ready = self._ready, None
-        if ready is not None:
-            return ready
         pending, self._next = self._next, None
         return pending.result() if pending is not None else self._instantiate()
 
@@ -86,9 +82,6 @@ class PythonSandbox(Limited):
         if pending is not None:
             with contextlib.suppress(Exception):
                 pending.result()[0].close()
-        ready, self._ready = self._ready, None
-        if ready is not None:
-            ready[0].close()
 
     def invoke(self, data: bytes) -> Output:
         self._check_input(data)

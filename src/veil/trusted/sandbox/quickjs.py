@@ -82,7 +82,7 @@ def prelude(capture_logs: bool, log_limit: int) -> str:
     )
 
 
-def _compile_engine(engine: SandboxEngine) -> tuple[wasmtime.Module, StateLayout]:
+def _compile_engine(engine: SandboxEngine) -> tuple[wasmtime.InstancePre, StateLayout]:
     rewritten, layout = export_state(engine_wasm())
     # The engine never writes its function table (no exported setter, no
     # dynamic registration), so only memory and globals need rewinding.
@@ -104,8 +104,7 @@ class QuickJsSandbox(Limited):
         self._prelude = prelude(manifest.capture_logs, manifest.limits.max_output)
         entry = manifest.entrypoint
         self._export = entry if entry.isidentifier() and entry != "veil_invoke" else "handle"
-        module, self._layout = engine.compiled(ENGINE_SHA256, lambda: _compile_engine(engine))
-        self._pre = engine.link_wasi(module)
+        self._pre, self._layout = engine.compiled(ENGINE_SHA256, lambda: _compile_engine(engine))
         self._boot(source)
 
     def _boot(self, source: str) -> None:
@@ -124,7 +123,7 @@ class QuickJsSandbox(Limited):
             if not js.rt or not js.ctx:
                 raise FunctionOutOfMemory("the JavaScript runtime does not fit the memory limit")
             js.scratch = js.write(bytes(32))
-            fns = self._eval(js, self._prelude, "<veil>", qjs.EVAL_GLOBAL)
+            fns = self._loaded(js, js.eval(self._prelude, "<veil>", qjs.EVAL_GLOBAL), "<veil>")
             self._start, self._finish, self._describe = (
                 f["JS_GetPropertyUint32"](js.ctx, fns, i) for i in range(3)
             )
@@ -138,19 +137,18 @@ class QuickJsSandbox(Limited):
             b"veil/snapshot/quickjs/v1", ENGINE_SHA256, self._snapshot.digest()
         )
 
-    def _eval(self, js: qjs.JsApi, code: str, name: str, flags: int) -> int:
-        value = js.eval(code, name, flags)
+    def _loaded(self, js: qjs.JsApi, value: int, name: str) -> int:
+        """`value`, unless loading `name` threw: then the failure, with the JS error's text."""
         if qjs.is_exception(value):
             raise FunctionFailed(f"{name} failed to load:\n{self._exception_text(js)}")
         return value
 
     def _load_handler(self, js: qjs.JsApi, source: str, export: str) -> int:
         f, ctx = js.f, js.ctx
-        compiled = self._eval(js, source, "handler.js", qjs.EVAL_MODULE | qjs.EVAL_COMPILE_ONLY)
+        flags = qjs.EVAL_MODULE | qjs.EVAL_COMPILE_ONLY
+        compiled = self._loaded(js, js.eval(source, "handler.js", flags), "handler.js")
         module_def = compiled & qjs.U32
-        promise = f["JS_EvalFunction"](ctx, compiled)
-        if qjs.is_exception(promise):
-            raise FunctionFailed(f"handler.js failed to load:\n{self._exception_text(js)}")
+        promise = self._loaded(js, f["JS_EvalFunction"](ctx, compiled), "handler.js")
         js.drain()
         # The module body's outcome is a promise (top-level await): a throw rejects it.
         state = f["JS_PromiseState"](ctx, promise)

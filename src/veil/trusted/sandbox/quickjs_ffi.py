@@ -58,19 +58,15 @@ class JsApi:
             raise ABIViolation("engine does not export its memory")
         self.store, self.memory = store, memory
         self.rt, self.ctx, self.scratch = (like.rt, like.ctx, like.scratch) if like else (0, 0, 0)
-        call: dict[str, Any] = {}
+        self.f = {}
         for name in _API:
             func = ex.get(name)
             if not isinstance(func, wasmtime.Func):
                 raise ABIViolation(f"engine does not export {name}")
-            if like is not None:
-                template = like.f[name]
-                call[name] = (
-                    NumCall(store, func, template) if isinstance(template, NumCall) else func
-                )
-            else:
-                call[name] = func if not func.type(store).results else NumCall(store, func)
-        self.f = call
+            template = like.f[name] if like is not None else None
+            if isinstance(template, NumCall) or (like is None and func.type(store).results):
+                func = NumCall(store, func, template)  # those with a result: the numeric fast path
+            self.f[name] = func
 
     def base(self) -> int:
         return ctypes.addressof(self.memory.data_ptr(self.store).contents)
@@ -87,9 +83,10 @@ class JsApi:
             raise ABIViolation("engine returned a buffer outside its memory")
         return ctypes.string_at(self.base() + ptr, size)
 
-    def u32(self, ptr: int) -> int:
-        value: int = struct.unpack("<I", self.read(ptr, 4))[0]
-        return value
+    def sized(self, ptr: int) -> bytes:
+        """The buffer at `ptr` whose length the call that returned it wrote to scratch + 16."""
+        size: int = struct.unpack("<I", self.read(self.scratch + 16, 4))[0]
+        return self.read(ptr & U32, size)
 
     def eval(self, code: str, name: str, flags: int) -> int:
         """`JS_Eval` of `code`; an exception value if it threw (the caller describes it)."""
@@ -109,17 +106,14 @@ class JsApi:
         """A JS value as a Python string (via `String(value)`)."""
         if is_exception(value):
             return "uncaught exception"
-        size_ptr = self.scratch + 16
-        cstr = self.f["JS_ToCStringLen2"](self.ctx, size_ptr, value, 0)
+        cstr = self.f["JS_ToCStringLen2"](self.ctx, self.scratch + 16, value, 0)
         if not cstr & U32:
             return "uncaught exception"
-        return self.read(cstr & U32, self.u32(size_ptr)).decode("utf-8", "replace")
+        return self.sized(cstr).decode("utf-8", "replace")
 
     def bytes_of(self, array: int) -> bytes:
         """The contents of a `Uint8Array` value."""
-        size_ptr = self.scratch + 16
-        ptr = self.f["JS_GetUint8Array"](self.ctx, size_ptr, array) & U32
-        return self.read(ptr, self.u32(size_ptr))
+        return self.sized(self.f["JS_GetUint8Array"](self.ctx, self.scratch + 16, array))
 
     def drain(self) -> None:
         """Run queued promise jobs until none is left (async handlers settle here)."""

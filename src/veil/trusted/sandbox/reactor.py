@@ -62,8 +62,7 @@ class ReactorSandbox(Limited):
         manifest = bundle.manifest
         self._entry = manifest.entrypoint
         self._logs = LogBuffer(manifest.limits.max_output) if manifest.capture_logs else None
-        module, self._layout = engine.compiled(bundle.digest, lambda: _compile(engine, bundle.code))
-        self._pre = engine.link_wasi(module)
+        self._pre, self._layout = engine.compiled(bundle.digest, lambda: _compile(engine, bundle))
         self._fresh_instance()
 
     def _fresh_instance(self) -> None:
@@ -73,6 +72,8 @@ class ReactorSandbox(Limited):
             instance = self._pre.instantiate(store)
             exports = instance.exports(store)
             self._memory = _export(exports, "memory", wasmtime.Memory)
+            # Its base address stays put for the instance's life: memory_may_move = False.
+            self._base = ctypes.addressof(self._memory.data_ptr(store).contents)
             self._alloc = _typed(store, _export(exports, ALLOC_EXPORT, wasmtime.Func), 1)
             self._invoke = _typed(store, _export(exports, self._entry, wasmtime.Func), 2)
             init = exports.get(INIT_EXPORT)
@@ -104,15 +105,13 @@ class ReactorSandbox(Limited):
         ptr = self._alloc(size) & _U32
         if ptr + size > self._memory.data_len(store):
             raise ABIViolation("veil_alloc returned a pointer outside memory")
-        base = ctypes.addressof(self._memory.data_ptr(store).contents)
-        ctypes.memmove(base + ptr, data, size)
+        ctypes.memmove(self._base + ptr, data, size)
         packed = self._invoke(ptr, size)
         out_ptr, out_len = (packed >> 32) & _U32, packed & _U32
         self._check_output(out_len)
         if out_ptr + out_len > self._memory.data_len(store):
             raise ABIViolation("output lies outside memory")
-        base = ctypes.addressof(self._memory.data_ptr(store).contents)
-        return ctypes.string_at(base + out_ptr, out_len)
+        return ctypes.string_at(self._base + out_ptr, out_len)
 
     def rewind(self) -> None:
         """Back to the post-init snapshot: in place if nothing grew, else a fresh instance."""
@@ -130,8 +129,8 @@ class ReactorSandbox(Limited):
         self._store.close()
 
 
-def _compile(engine: SandboxEngine, code: bytes) -> tuple[wasmtime.Module, StateLayout]:
-    rewritten, layout = export_state(code)
+def _compile(engine: SandboxEngine, bundle: Bundle) -> tuple[wasmtime.InstancePre, StateLayout]:
+    rewritten, layout = export_state(bundle.code)
     return engine.compile_module(rewritten), layout
 
 

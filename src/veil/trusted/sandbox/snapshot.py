@@ -61,8 +61,7 @@ class InstanceState:
         self._tables = [_get(exports, "table", i, wasmtime.Table) for i in layout.tables]
         self._captured: Snapshot | None = None
         self._writers: list[GlobalWriter] = []
-        self._sizes: list[tuple[MemorySize, int]] = []
-        self._copies: list[tuple[int, bytes, int]] = []
+        self._copies: list[tuple[MemorySize, int, bytes, int]] = []  # size now, base, bytes, size
 
     def capture(self) -> Snapshot:
         """Record the current state; `rewind` then writes back exactly this snapshot."""
@@ -82,12 +81,8 @@ class InstanceState:
         self._writers = [
             GlobalWriter(s, g, v) for g, v in zip(self._globals, snapshot.globals, strict=True)
         ]
-        self._sizes = [
-            (MemorySize(s, m), len(data))
-            for m, data in zip(self._memories, snapshot.memories, strict=True)
-        ]
         self._copies = [
-            (_base(m, s), data, len(data))
+            (MemorySize(s, m), _base(m, s), data, len(data))
             for m, data in zip(self._memories, snapshot.memories, strict=True)
         ]
 
@@ -119,7 +114,7 @@ class InstanceState:
         """
         if snapshot is not self._captured:
             raise ValueError("rewind takes the snapshot this instance captured")
-        for size_of, size in self._sizes:
+        for size_of, _, _, size in self._copies:
             if size_of() != size:
                 return False
         s = self._store
@@ -128,7 +123,7 @@ class InstanceState:
             t.size(s) != len(e) for t, e in zip(tables, snapshot.tables, strict=True)
         ):
             return False
-        for base, data, size in self._copies:
+        for _, base, data, size in self._copies:
             ctypes.memmove(base, data, size)
         for write in self._writers:
             write()

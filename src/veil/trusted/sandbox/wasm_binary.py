@@ -41,11 +41,8 @@ class _Reader:
         self.data, self.pos = data, pos
 
     def byte(self) -> int:
-        if self.pos >= len(self.data):
-            raise UnsupportedModule("module is truncated")
-        b = self.data[self.pos]
-        self.pos += 1
-        return b
+        self.skip(1)
+        return self.data[self.pos - 1]
 
     def skip(self, n: int) -> None:
         if self.pos + n > len(self.data):
@@ -93,10 +90,8 @@ class _Reader:
                 return
             if op in (0x41, 0x42):
                 self.sleb()
-            elif op == 0x43:
-                self.skip(4)
-            elif op == 0x44:
-                self.skip(8)
+            elif op in (0x43, 0x44):  # f32.const, f64.const
+                self.skip(4 if op == 0x43 else 8)
             elif op in (0x23, 0xD2):
                 self.uleb()
             elif op == 0xD0:

@@ -35,7 +35,8 @@ def encode_ordered(value: object) -> bytes:
 
 
 def scan(data: bytes, items: int) -> None:
-    """Refuse from head bytes, in O(items), what cbor2 must not see: many items, deep, tags."""
+    """Refuse from head bytes, in O(items), what cbor2 must not see: many items, deep, tags,
+    and anything but plain data (floats, undefined, simple values: only false, true, null)."""
     pos, end, due, stack = 0, len(data), 1, list[int]()  # due: items left in the innermost one
     for _ in range(items + 1):
         while not due:
@@ -62,6 +63,8 @@ def scan(data: bytes, items: int) -> None:
                 raise MalformedMessage("CBOR container too deep or longer than the message")
         elif major == 6:
             raise MalformedMessage("CBOR tags are not allowed")
+        elif major == 7 and info not in (20, 21, 22):
+            raise MalformedMessage("CBOR floats and simple values other than bools or null")
     raise MalformedMessage("CBOR with more items than this kind of message may have")
 
 
@@ -80,26 +83,9 @@ def decode(data: bytes, *, limit: int, canonical: bool = True, items: int = MAX_
         value = cbor2.loads(data, max_depth=MAX_DEPTH, allow_duplicate_keys=False)
     except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise MalformedMessage(f"not CBOR: {type(exc).__name__}") from None
-    _check_plain(value)
     if canonical and encode(value) != data:
         raise MalformedMessage("CBOR is not in canonical form")
     return value
-
-
-_PLAIN = (bytes, str, int, bool, type(None))
-
-
-def _check_plain(value: object) -> None:
-    """Refuse anything but plain data: tagged values (dates, bignums ...) and floats."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_plain(key)
-            _check_plain(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_plain(item)
-    elif not isinstance(value, _PLAIN):
-        raise MalformedMessage(f"CBOR {type(value).__name__} values are not allowed")
 
 
 def decode_map(
