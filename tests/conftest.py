@@ -12,11 +12,12 @@ from hypothesis import settings
 from veil.attestation.policy import Policy
 from veil.host.registry import Entry, Registry
 from veil.kms.remote import RemoteTrust
+from veil.registration import Registration
 from veil.samples import wasm
-from veil.trusted.bundle import Bundle, Limits, Manifest, SignedBundle
+from veil.trusted.bundle import Bundle, Limits, Manifest, SealedBundle, SignedBundle
 from veil.trusted.crypto import hazmat
 from veil.trusted.enclave import Enclave
-from veil.trusted.wire.records import FunctionRecord, Registration
+from veil.trusted.wire.records import FunctionRecord
 from veil.wiring.direct import Deployed, DirectPlatform
 from veil.wiring.embedded import EmbeddedPlatform
 
@@ -71,7 +72,8 @@ def trust(tmp_path: Path) -> Iterator[EmbeddedPlatform]:
 def register_in(
     platform: EmbeddedPlatform, remote: RemoteTrust, registry: Registry, bundle: Bundle
 ) -> FunctionRecord:
-    """Deploy `bundle` as the host would, without a gateway: KMS registration, then registry."""
+    """Deploy `bundle` as the host would, without a gateway: KMS registration, then the
+    sealed bundle into the registry."""
     registration = Registration(
         platform.tenant,
         bundle.manifest.name,
@@ -79,9 +81,10 @@ def register_in(
         Policy.development(),
         hazmat.Suite(bundle.manifest.suite),
         {},
-    ).sign(platform.tenant_key)
-    record_bytes = remote.register_function(registration)
+    )
+    record_bytes = remote.register_function(registration.sign(platform.tenant_key, remote.seal_key))
     record = FunctionRecord.verify(record_bytes, remote.public_key)
-    signed = SignedBundle.sign(bundle, platform.tenant_key).to_bytes()
-    registry.put(Entry(record.name, record.digest, record_bytes, record.version), signed)
+    signed = SignedBundle.sign(bundle, platform.tenant_key)
+    sealed = SealedBundle.seal(signed, registration.code_key).to_bytes()
+    registry.put(Entry(record.name, record.digest, record_bytes, record.version), sealed)
     return record

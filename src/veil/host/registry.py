@@ -1,8 +1,10 @@
-"""The bundle registry: untrusted storage of signed bundles and function records.
+"""The bundle registry: untrusted storage of sealed bundles and function records.
 
-Nothing here is trusted: enclaves check every bundle against the KMS-signed
-record and the tenant's signature, and clients pin records by the KMS key.
-The registry only has to remember; SQLite on disk makes it survive restarts.
+Nothing here is trusted: enclaves open every bundle with the code key in
+their grant and check it against the KMS-signed record and the tenant's
+signature, and clients pin records by the KMS key. The code is ciphertext
+here (`SealedBundle`). The registry only has to remember; SQLite on disk
+makes it survive restarts.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ class Registry:
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
 
-    def put(self, entry: Entry, signed_bundle: bytes) -> None:
+    def put(self, entry: Entry, sealed_bundle: bytes) -> None:
+        """Store a deploy. A redeploy of the same digest replaces its bundle: each deploy
+        seals the code under a fresh code key, and the KMS releases only the newest."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
-                "INSERT OR IGNORE INTO bundles VALUES (?, ?)", (entry.digest, signed_bundle)
+                "INSERT OR REPLACE INTO bundles VALUES (?, ?)", (entry.digest, sealed_bundle)
             )
             self._db.execute(
                 "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?)",

@@ -4,7 +4,8 @@ A function's HPKE private key is created here and leaves only inside a key
 grant: sealed to the HPKE key of one enclave whose attestation result (a)
 is signed by a verifier this KMS trusts, (b) binds this KMS's key, (c)
 satisfies the function's policy, and whose request names the registered
-bundle digest.
+bundle digest. The deploy's code key and the function's secrets arrive
+sealed to this KMS's seal key (`veil.registration`) and leave the same way.
 """
 
 from __future__ import annotations
@@ -26,22 +27,19 @@ from veil.kms.errors import (
     WrongKms,
 )
 from veil.kms.store import FunctionRow, KmsStore
+from veil.registration import (
+    MAX_REGISTRATION,
+    SEAL_SUITE,
+    SealedPart,
+    SealKey,
+    open_registration,
+)
 from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
-from veil.trusted.errors import MalformedMessage
-from veil.trusted.wire import cbor, signed
-from veil.trusted.wire.records import (
-    REGISTER_CONTEXT,
-    FunctionRecord,
-    GrantedKeys,
-    KeyGrant,
-    KeyRequest,
-    Registration,
-    grant_info,
-)
+from veil.trusted.wire import cbor
+from veil.trusted.wire.records import FunctionRecord, GrantedKeys, KeyGrant, KeyRequest, grant_info
 
 REGISTRATION_WINDOW_US: Final = 5 * 60 * 1_000_000
-MAX_REGISTRATION: Final = 256 * 1024
 log = logging.getLogger("veil.kms")
 
 
@@ -64,6 +62,14 @@ class KeyBroker:
             store.set_identity(self._key.to_bytes())
         else:
             self._key = SigningKey.from_bytes(raw)
+        sealed = store.seal_key()
+        if sealed is None:
+            self._seal = hazmat.HpkePrivateKey.generate(SEAL_SUITE)
+            store.set_seal_key(self._seal.to_bytes())
+        else:
+            self._seal = hazmat.HpkePrivateKey(SEAL_SUITE, sealed)
+        self.seal_key = SealKey.signed(self._seal, self._key)
+        """The key tenants seal registrations to (code keys, secrets); published, pinned."""
 
     @property
     def public_key(self) -> VerifyKey:
@@ -80,7 +86,10 @@ class KeyBroker:
 
     def register_function(self, registration: bytes) -> bytes:
         """Verify a tenant-signed registration; return the signed function record."""
-        reg, policy = self._parse_registration(registration)
+        reg = open_registration(registration, tenant_key=self._tenant_key, seal_key=self._seal)
+        if not reg.name.startswith(reg.tenant + "/"):
+            raise NamespaceViolation("function names must start with the tenant id and '/'")
+        policy = reg.policy
         if self.production and policy.allow_sim:
             raise SimRefusedInProduction("a production KMS refuses policies that accept sim")
         for warning in policy.warnings():
@@ -114,7 +123,7 @@ class KeyBroker:
                 cbor.encode(policy.to_obj()),
                 reg.suite.value,
                 key.to_bytes(),
-                cbor.encode(reg.secrets),
+                SealedPart(reg.code_key, reg.secrets).to_bytes(),
                 record,
                 version,
                 reg.issued_us,
@@ -122,45 +131,11 @@ class KeyBroker:
         )
         return record
 
-    def _parse_registration(self, data: bytes) -> tuple[Registration, Policy]:
-        """The verified registration, and its policy parsed for the checks the KMS makes."""
-        body, sig = signed.split_document(data, limit=MAX_REGISTRATION)
-        m = cbor.decode_map(
-            body,
-            limit=MAX_REGISTRATION,
-            fields={
-                "v": int,
-                "tenant": str,
-                "name": str,
-                "digest": bytes,
-                "policy": dict,
-                "suite": str,
-                "secrets": dict,
-                "issued": int,
-            },
-        )
-        tenant_key = self._store.tenant_key(m["tenant"])
-        if tenant_key is None:
-            raise UnknownTenant(f"tenant {m['tenant']!r} is not registered")
-        VerifyKey(tenant_key).verify(REGISTER_CONTEXT, body, sig)
-        if not m["name"].startswith(m["tenant"] + "/"):
-            raise NamespaceViolation("function names must start with the tenant id and '/'")
-        if len(m["digest"]) != 32:
-            raise MalformedMessage("bundle digest must be 32 bytes")
-        secrets = m["secrets"]
-        if not all(isinstance(k, str) and isinstance(v, bytes) for k, v in secrets.items()):
-            raise MalformedMessage("secrets must map names to bytes")
-        policy = Policy.from_obj(m["policy"])
-        registration = Registration(
-            m["tenant"],
-            m["name"],
-            m["digest"],
-            policy,
-            hazmat.parse_suite(m["suite"]),
-            secrets,
-            m["issued"],
-        )
-        return registration, policy
+    def _tenant_key(self, tenant: str) -> VerifyKey:
+        raw = self._store.tenant_key(tenant)
+        if raw is None:
+            raise UnknownTenant(f"tenant {tenant!r} is not registered")
+        return VerifyKey(raw)
 
     def function_record(self, name: str) -> bytes:
         row = self._store.function(name)
@@ -189,12 +164,12 @@ class KeyBroker:
         if row.digest != req.digest:
             raise DigestNotRegistered("bundle digest is not registered for this function")
         Policy.from_obj(cbor.decode(row.policy, limit=MAX_REGISTRATION)).check(result)
-        secrets = cbor.decode(row.secrets, limit=MAX_REGISTRATION)
+        part = SealedPart.from_bytes(row.secrets)
         enclave_id = result.enclave_key.key_id
         sealed = recipes.seal_grant(
             result.binding.hpke_suite,
             result.binding.hpke_key,
-            GrantedKeys(row.private_key, secrets).to_bytes(),
+            GrantedKeys(row.private_key, part.secrets, part.code_key).to_bytes(),
             grant_info(row.name, row.digest, enclave_id),
         )
         log.info("released keys of %s to enclave %s", row.name, enclave_id.hex()[:16])
