@@ -87,6 +87,11 @@ class Dispatcher:
         await self.pool.start()
 
     async def stop(self) -> None:
+        """Cancel cold starts under way (each reaps its own worker), then stop the pool."""
+        cold = list(self._cold.values())
+        for task in cold:
+            task.cancel()
+        await asyncio.gather(*cold, return_exceptions=True)
         await self.pool.stop()
 
     async def invoke(self, function: str, envelope: bytes, deadline: float) -> bytes:

@@ -38,6 +38,24 @@ RETIRE_GRACE_S = 5.0
 """How long a retired worker has to exit after SIGTERM before it is killed."""
 
 
+async def _abandon(
+    process: asyncio.subprocess.Process | None,
+    channel: Channel | None,
+    parent: socket.socket,
+    child: socket.socket,
+) -> None:
+    """Undo a spawn that did not finish: close the channel or both socket ends, kill and reap."""
+    child.close()
+    if channel is not None:
+        channel.close()
+    else:
+        parent.close()
+    if process is not None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
 @dataclass
 class PoolConfig:
     stem_cells: int = 1
@@ -133,7 +151,7 @@ class WorkerPool:
         """Start an enclave process (`python -m veil.trusted`), attest it, relaying for it."""
         self.spawning += 1
         parent, child = socket.socketpair()
-        process = None
+        process, channel = None, None
         try:
             if self._kms_key is None:  # the KMS key the enclave will bind into its evidence
                 self._kms_key = (await asyncio.to_thread(lambda: self.trust.public_key)).raw.hex()
@@ -144,19 +162,18 @@ class WorkerPool:
                 stdin=asyncio.subprocess.DEVNULL,
             )
             child.close()
-            worker = WorkerHandle(next(self._ids), process, await Channel.connect(parent))
+            channel = await Channel.connect(parent)
+            worker = WorkerHandle(next(self._ids), process, channel)
             await attest_enclave(self.call(worker), self.trust)
             worker.info = cbor2.loads(await self.call(worker)("info", b""))
         except (ChannelClosed, ChannelError, TimeoutError, OSError, VeilError) as exc:
-            child.close()
-            parent.close()
-            if process is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+            await _abandon(process, channel, parent, child)
             self.events.emit("enclave_start_failed", error=type(exc).__name__)
             self.metrics.errors.labels("enclave_start_failed").inc()
             return None
+        except asyncio.CancelledError:  # the pool is stopping: leave no process behind
+            await _abandon(process, channel, parent, child)
+            raise
         finally:
             self.spawning -= 1
         self.workers[worker.id] = worker
