@@ -120,8 +120,10 @@ class WorkerPool:
     async def stop(self) -> None:
         if self._reaper is not None:
             self._reaper.cancel()
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # a cancelled spawn reaps its process
         for worker in list(self.workers.values()):
             await self.retire(worker, reason="shutdown")
 
