@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import wasmtime
 from hypothesis import settings
 
 from veil.attestation.policy import Policy
@@ -40,6 +41,23 @@ def platform(tmp_path: Path) -> DirectPlatform:
 
 def echo_bundle(name: str = "acme/echo", **manifest: object) -> Bundle:
     return Bundle(Manifest(name, "1", **manifest), wasm("echo"))  # type: ignore[arg-type]
+
+
+def marked_bundle(name: str, marker: bytes) -> Bundle:
+    """A reactor function whose code holds `marker` (a data segment) and which answers it:
+    the marker appears in plaintext only where the code does."""
+    wat = f"""(module
+      (memory (export "memory") 1)
+      (data (i32.const 0) "{marker.decode()}")
+      (global $heap (mut i32) (i32.const 1024))
+      (func $alloc (export "veil_alloc") (param $n i32) (result i32)
+        (local $p i32)
+        (local.set $p (global.get $heap))
+        (global.set $heap (i32.add (local.get $p) (local.get $n)))
+        (local.get $p))
+      (func (export "veil_invoke") (param $p i32) (param $n i32) (result i64)
+        (i64.const {len(marker)})))"""
+    return Bundle(Manifest(name, "1"), wasmtime.wat2wasm(wat))
 
 
 @pytest.fixture

@@ -14,15 +14,15 @@ from collections.abc import Iterator
 
 import cbor2
 import pytest
-import wasmtime
 
 from tests.adversary.host import HostileHost, flip_bit
+from tests.conftest import marked_bundle
 from tests.host.test_no_plaintext_on_host import process_memory
 from veil.attestation.policy import Policy
 from veil.client.errors import GatewayError
 from veil.client.sdk import Client
 from veil.registration import REGISTER_CONTEXT, Registration
-from veil.trusted.bundle import Bundle, Manifest, SealedBundle
+from veil.trusted.bundle import Bundle, SealedBundle
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.errors import DecryptionFailed, VeilError
 from veil.trusted.wire import signed
@@ -31,22 +31,6 @@ from veil.wiring.services import admin_token
 
 SECRET = b"secret-value-4c1d9e-of-the-tenant"
 SECRETS = {"api-token": SECRET}
-
-
-def marked(name: str, marker: bytes) -> Bundle:
-    """A reactor function whose code holds `marker` (a data segment) and which answers it."""
-    wat = f"""(module
-      (memory (export "memory") 1)
-      (data (i32.const 0) "{marker.decode()}")
-      (global $heap (mut i32) (i32.const 1024))
-      (func $alloc (export "veil_alloc") (param $n i32) (result i32)
-        (local $p i32)
-        (local.set $p (global.get $heap))
-        (global.set $heap (i32.add (local.get $p) (local.get $n)))
-        (local.get $p))
-      (func (export "veil_invoke") (param $p i32) (param $n i32) (result i64)
-        (i64.const {len(marker)})))"""
-    return Bundle(Manifest(name, "1"), wasmtime.wat2wasm(wat))
 
 
 CODE_A = b"code-marker-a-1f8e2b7c9d-only-in-the-source"
@@ -107,7 +91,7 @@ def assert_survives(host: HostileHost, name: str, output: bytes) -> None:
 def test_no_host_byte_holds_the_code_or_the_secret_while_the_function_runs(
     host: HostileHost, trust: EmbeddedPlatform, client: Client
 ) -> None:
-    bundle = marked("acme/a", CODE_A)
+    bundle = marked_bundle("acme/a", CODE_A)
     assert CODE_A in bundle.code, "sanity: the marker is in the code, verbatim"
     deploy(trust, client, bundle)
     assert client.invoke("acme/a", b"x").output == CODE_A  # its code ran
@@ -124,7 +108,7 @@ def test_no_host_byte_holds_the_code_or_the_secret_while_the_function_runs(
 def test_the_host_reading_the_registry_finds_names_manifests_and_digests_only(
     host: HostileHost, trust: EmbeddedPlatform, client: Client
 ) -> None:
-    bundle = marked("acme/a", CODE_A)
+    bundle = marked_bundle("acme/a", CODE_A)
     digest = deploy(trust, client, bundle)
     entry = host.registry.get("acme/a")
     assert entry is not None and entry.digest == digest
@@ -141,8 +125,8 @@ def test_swapping_two_functions_ciphertexts_is_refused(
     host: HostileHost, trust: EmbeddedPlatform, client: Client
 ) -> None:
     """The host keeps a's clear manifest and digest and puts b's code under them."""
-    a = deploy(trust, client, marked("acme/a", CODE_A))
-    b = deploy(trust, client, marked("acme/b", CODE_B))
+    a = deploy(trust, client, marked_bundle("acme/a", CODE_A))
+    b = deploy(trust, client, marked_bundle("acme/b", CODE_B))
     honest = stored(host, a)
     store(host, a, recode(honest, code=cbor2.loads(stored(host, b))["code"]))
     assert refused(client, "acme/a") == DecryptionFailed.__name__
@@ -156,7 +140,7 @@ def test_serving_an_older_versions_ciphertext_is_refused(
 ) -> None:
     """The same code redeployed is sealed under a fresh code key: the old ciphertext of the
     very same plaintext (same manifest, same digest) does not open under the new grant."""
-    bundle = marked("acme/a", CODE_A)
+    bundle = marked_bundle("acme/a", CODE_A)
     deploy(trust, client, bundle)
     v1 = stored(host, bundle.digest)
     deploy(trust, client, bundle)
@@ -171,9 +155,9 @@ def test_serving_an_older_versions_ciphertext_is_refused(
 def test_another_versions_code_under_this_versions_manifest_is_refused(
     host: HostileHost, trust: EmbeddedPlatform, client: Client
 ) -> None:
-    old = deploy(trust, client, marked("acme/a", CODE_A))
+    old = deploy(trust, client, marked_bundle("acme/a", CODE_A))
     old_code = cbor2.loads(stored(host, old))["code"]
-    new = deploy(trust, client, marked("acme/a", CODE_A2))
+    new = deploy(trust, client, marked_bundle("acme/a", CODE_A2))
     honest = stored(host, new)
     store(host, new, recode(honest, code=old_code))
     assert refused(client, "acme/a") == DecryptionFailed.__name__
@@ -187,7 +171,7 @@ def test_a_flipped_bit_in_a_stored_bundle_is_refused_as_undecryptable(
 ) -> None:
     """A bit of the ciphertext, or of the clear manifest the AAD binds (here the flag that
     would send the function's logs out with its results)."""
-    digest = deploy(trust, client, marked("acme/a", CODE_A))
+    digest = deploy(trust, client, marked_bundle("acme/a", CODE_A))
     honest = stored(host, digest)
     fields = cbor2.loads(honest)
     if where == "code":
@@ -205,10 +189,10 @@ def test_a_replayed_old_sealed_registration_is_refused(
 ) -> None:
     """The host kept v1's deploy (registration and sealed bundle) and replays it after v2,
     to the KMS directly and through the gateway."""
-    deploy(trust, client, marked("acme/a", CODE_A))
+    deploy(trust, client, marked_bundle("acme/a", CODE_A))
     old_registration = host.trust_tap.sent("register_function")[-1]
     old_deploy = host.client_tap.sent("/v1/functions")[-1]
-    deploy(trust, client, marked("acme/a", CODE_A2))
+    deploy(trust, client, marked_bundle("acme/a", CODE_A2))
     with pytest.raises(VeilError) as direct:
         host.trust_tap.inner.register_function(old_registration)
     assert kind(direct.value) == "StaleRegistration"
@@ -222,7 +206,7 @@ def test_a_sealed_part_lifted_into_a_co_tenants_registration_does_not_open(
 ) -> None:
     """A co-tenant colluding with the host signs a registration of its own that carries
     acme's sealed code key and secrets, so the KMS would release them to its enclaves."""
-    digest = deploy(trust, client, marked("acme/a", CODE_A))
+    digest = deploy(trust, client, marked_bundle("acme/a", CODE_A))
     lifted = body_of(host.trust_tap.sent("register_function")[-1])["sealed"]
     rival = SigningKey.generate()
     host.trust_tap.inner.register_tenant("rival", rival.public, admin_token(trust.data_dir))

@@ -23,7 +23,7 @@ from veil.kms.errors import (
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.registration import Registration
 from veil.trusted.attest.sim import measurement
-from veil.trusted.crypto import hazmat
+from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.errors import BadSignature, DecryptionFailed, MalformedMessage
@@ -163,6 +163,7 @@ def test_restarted_kms_serves_the_same_functions_with_the_same_keys(tmp_path: Pa
     )
     restarted = KeyBroker(store, [platform.verifier.key.public])
     assert restarted.public_key == platform.kms.public_key
+    assert restarted.seal_key == platform.kms.seal_key
     assert restarted.function_record(deployed.record.name) == deployed.record_bytes
     platform.kms = restarted
     enclave = platform.start_enclave()
@@ -178,6 +179,37 @@ def test_private_keys_are_not_stored_in_the_clear(tmp_path: Path) -> None:
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("kms.sqlite3*"))
     assert private.private_key not in raw
     assert b"hunter2-very-secret" not in raw
+    assert deployed.code_key not in raw
+    assert platform.kms._seal.to_bytes() not in raw
+
+
+def test_the_grant_carries_the_deploys_code_key_and_the_secrets(
+    platform: DirectPlatform,
+) -> None:
+    from veil.trusted.wire.records import GrantedKeys, KeyGrant, grant_info
+
+    deployed = platform.deploy(echo_bundle(), secrets={"api-token": b"hunter2"})
+    enclave = platform.start_enclave()
+    record = deployed.record
+    grant = KeyGrant.verify(
+        platform.kms.release(enclave.key_request(record.name, record.digest)),
+        platform.kms.public_key,
+    )
+    info = grant_info(record.name, record.digest, enclave.key_id)
+    keys = GrantedKeys.from_bytes(recipes.open_grant(enclave._hpke, grant.sealed, info))
+    assert keys.code_key == deployed.code_key
+    assert keys.secrets == {"api-token": b"hunter2"}
+
+
+def test_a_redeploy_releases_the_new_deploys_code_key(platform: DirectPlatform) -> None:
+    """Each deploy seals its bundle under a fresh key; only the newest opens in an enclave."""
+    first = platform.deploy(echo_bundle())
+    second = platform.deploy(echo_bundle())
+    assert first.code_key != second.code_key
+    enclave = platform.start_enclave()
+    with pytest.raises(DecryptionFailed):
+        platform.provision(enclave, first)
+    platform.provision(enclave, second)
 
 
 def test_row_copied_onto_another_function_does_not_open(tmp_path: Path) -> None:
