@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from veil.cli.main import app
 from veil.client.build import hermetic
-from veil.registration import SEAL_SUITE, SealKey
+from veil.kms.store import KmsStore, load_or_create_master_key
+from veil.registration import SEAL_SUITE, SealedPart, SealKey
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.wiring.embedded import EmbeddedPlatform
@@ -148,6 +149,32 @@ def test_a_seal_key_the_pinned_kms_key_did_not_sign_is_refused(
     with edited_config(platform, kms_seal_key=impostor.to_json()):
         out = run(veil, "deploy", str(project), code=1)
     assert "BadSignature" in out
+
+
+def test_deploy_seals_secrets_to_the_kms(
+    veil: CliRunner, platform: EmbeddedPlatform, tmp_path: Path
+) -> None:
+    project = tmp_path / "withsecrets"
+    run(veil, "new", "withsecrets", "--dir", str(project))
+    (tmp_path / "key.pem").write_bytes(b"-----a key from a file-----")
+    run(
+        veil,
+        "deploy",
+        str(project),
+        *("--secret", "token=s3cr3t-value", "--secret", f"pem=@{tmp_path / 'key.pem'}"),
+    )
+    store = KmsStore(
+        platform.data_dir / "kms.sqlite3",
+        load_or_create_master_key(platform.data_dir / "kms-master.key"),
+    )
+    row = store.function("cli/withsecrets")
+    store.close()
+    assert row is not None
+    assert SealedPart.from_bytes(row.secrets).secrets == {
+        "token": b"s3cr3t-value",
+        "pem": b"-----a key from a file-----",
+    }
+    assert "NAME=VALUE" in run(veil, "deploy", str(project), "--secret", "novalue", code=2)
 
 
 def test_unknown_function_is_a_clear_error(veil: CliRunner) -> None:
