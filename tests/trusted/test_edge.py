@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from veil.host.ipc import rebuild
 from veil.trusted import edge
 from veil.trusted.errors import FunctionError, InternalError, MalformedMessage, Refused
 from veil.trusted.sandbox.errors import FunctionTrapped
@@ -24,7 +25,7 @@ def test_each_listed_refusal_round_trips_to_the_same_class_with_its_fixed_messag
     cls = edge.REFUSALS[name]
     crossed = edge.to_host(cls(f"detail quoting {SECRET}"))
     assert crossed == (name, cls.public_message)
-    rebuilt = edge.rebuild(crossed[0])
+    rebuilt = rebuild(crossed[0])
     assert type(rebuilt) is cls and str(rebuilt) == cls.public_message
 
 
@@ -56,7 +57,7 @@ def test_anything_not_listed_becomes_one_opaque_internal_error(exc: BaseExceptio
 
 def test_an_unknown_name_from_an_enclave_rebuilds_as_internal_error() -> None:
     for name in ("RemoteError", "KeyError", "", "__class__", "VeilError"):
-        rebuilt = edge.rebuild(name)
+        rebuilt = rebuild(name)
         assert type(rebuilt) is InternalError and str(rebuilt) == "internal error"
 
 

@@ -3,6 +3,7 @@ and the enclave keeps serving afterwards."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
@@ -19,7 +20,7 @@ from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave, GrantRefused, NotAttested, UnknownFunction
 from veil.trusted.errors import BadSignature, DecryptionFailed, MalformedMessage, Refused
 from veil.trusted.replay import ReplayedRequest, RequestExpired
-from veil.trusted.wire.envelope import Envelope, Metadata, Response, Result, open_result
+from veil.trusted.wire.envelope import Envelope, Response, Result, open_result
 from veil.wiring.direct import Deployed, DirectPlatform
 
 
@@ -45,7 +46,7 @@ def test_tampered_metadata_is_refused(
 ) -> None:
     request = seal(echo.record, b"x")
     env = Envelope.from_bytes(request.envelope)
-    later = Metadata(env.meta.function, env.meta.request_id, env.meta.deadline_ms + 1000)
+    later = dataclasses.replace(env.meta, deadline_ms=env.meta.deadline_ms + 1000)
     with pytest.raises(DecryptionFailed):
         enclave.handle(Envelope(later, env.sealed).to_bytes())
     still_serves(platform, enclave, echo)
@@ -68,7 +69,9 @@ def test_request_sealed_to_another_functions_key_is_refused(
 ) -> None:
     other = platform.deploy(echo_bundle("acme/other"))
     env = Envelope.from_bytes(seal(other.record, b"x").envelope)
-    retargeted = Metadata(echo.record.name, env.meta.request_id, env.meta.deadline_ms)
+    retargeted = dataclasses.replace(
+        env.meta, function=echo.record.name, digest=echo.record.digest, version=echo.record.version
+    )
     with pytest.raises(DecryptionFailed):
         enclave.handle(Envelope(retargeted, env.sealed).to_bytes())
     still_serves(platform, enclave, echo)
@@ -179,7 +182,7 @@ def test_key_grant_forged_by_the_host_is_refused(platform: DirectPlatform, echo:
         platform.kms.release(enclave.key_request(echo.record.name, echo.record.digest)),
         platform.kms.public_key,
     )
-    forged = KeyGrant(grant.record, grant.enclave_key_id, grant.sealed).sign(SigningKey.generate())
+    forged = dataclasses.replace(grant).sign(SigningKey.generate())
     with pytest.raises(BadSignature):
         enclave.install(echo.sealed_bundle, forged)
 

@@ -17,11 +17,11 @@ import httpx
 import typer
 from rich.console import Console
 
+from veil.attestation.sim import WARNING
 from veil.client.build import build, scaffold
 from veil.client.invoke import open_response, seal
 from veil.client.sdk import Client
 from veil.samples import wasm
-from veil.trusted.attest.sim import WARNING
 from veil.trusted.bundle import Bundle, Manifest
 from veil.trusted.wire.envelope import Envelope, Response
 from veil.trusted.wire.records import FunctionRecord

@@ -10,12 +10,12 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from veil.attestation.sim import WARNING
 from veil.cli.config import KEY_FILE, ClientConfig
 from veil.cli.context import emit_json, err, gateway_client, human_errors, load_config, out, state
 from veil.client.keys import save_key
 from veil.host.pool import PoolConfig
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
-from veil.trusted.attest.sim import WARNING
 from veil.trusted.crypto.signing import SigningKey
 from veil.wiring.processes import start_service, stop_process, wait_healthy
 from veil.wiring.services import (

@@ -76,7 +76,8 @@ def seal(
     chain: ChainPosition | None = None,
 ) -> SealedRequest:
     deadline_ms = int((time.time() + timeout_s) * 1000)
-    meta = Metadata(record.name, os.urandom(REQUEST_ID_SIZE), deadline_ms, chain)
+    rid = os.urandom(REQUEST_ID_SIZE)
+    meta = Metadata(record.name, rid, deadline_ms, record.digest, record.version, chain)
     reply_key = recipes.new_symmetric_key()
     envelope = seal_request(record.suite, record.public_key, meta, RequestPayload(data, reply_key))
     return SealedRequest(envelope, meta, reply_key, record)

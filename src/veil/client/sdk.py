@@ -4,9 +4,12 @@
     record = client.deploy(bundle, tenant="acme", key=tenant_key, policy=Policy.development())
     invocation = client.invoke("acme/echo", b"hello")
 
-Every record is verified with the pinned KMS key and every response with
-the full receipt chain (`veil.client.invoke.open_response`); the gateway
-is not trusted for anything but delivery.
+Every record is verified with the pinned KMS key and checked to be the one
+asked for, current and fresh (`veil.client.records`), and every response
+with the full receipt chain (`veil.client.invoke.open_response`); the
+gateway is not trusted for anything but delivery. A request an enclave
+refuses as `StaleVersion` (sealed to another version than it holds) is
+sealed again to a freshly fetched record, once per record version.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import httpx
 from veil.attestation.policy import Policy
 from veil.client.errors import GatewayError, GatewayUnavailable, SealKeyNotPinned, check
 from veil.client.invoke import Invocation, open_response, seal
+from veil.client.records import RecordBook, StaleRecord
 from veil.client.retry import Backoff, OnRetry
 from veil.client.trust import TrustAnchors
 from veil.registration import Registration, SealKey
 from veil.trusted.bundle import Bundle, SealedBundle, SignedBundle
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
+from veil.trusted.enclave import StaleVersion
 from veil.trusted.wire.records import FunctionRecord
 
 CBOR = "application/cbor"
@@ -72,13 +77,14 @@ class _Base:
         self.trust = trust
         self.on_retry = on_retry
         """Told one line each time an invocation is retried (it is also logged at INFO)."""
-        self._records: dict[str, FunctionRecord] = {}
+        self.records = RecordBook(trust.kms_key)
 
-    def _remember(self, content: bytes) -> FunctionRecord:
-        """Verify a function record with the pinned KMS key and cache it by name."""
-        record = FunctionRecord.verify(content, self.trust.kms_key)
-        self._records[record.name] = record
-        return record
+    @staticmethod
+    def _stale_again(exc: StaleVersion, record: FunctionRecord, refused: int | None) -> int:
+        """The version now refused as stale; re-raise if it already was once (no loop)."""
+        if refused == record.version:
+            raise exc
+        return record.version
 
     def _deploy_body(
         self,
@@ -137,14 +143,18 @@ class Client(_Base):
     ) -> FunctionRecord:
         """Deploy `bundle`; `secrets` reach only the KMS and the function's enclaves."""
         body = self._deploy_body(bundle, tenant, key, policy, suite, secrets)
-        return self._remember(
-            self._call("POST", "/v1/functions", **self._deploy_args(body)).content
-        )
+        answer = self._call("POST", "/v1/functions", **self._deploy_args(body)).content
+        return self.records.accept_deployed(answer, bundle, key.public)
 
     def function(self, name: str, *, refresh: bool = False) -> FunctionRecord:
-        if refresh or name not in self._records:
-            return self._remember(self._call("GET", f"/v1/functions/{name}").content)
-        return self._records[name]
+        """The record of `name`, cached until shortly before it expires; an expired one is
+        fetched once more (a cache on the way may lag), then `StaleRecord`."""
+        if not refresh and (cached := self.records.cached(name)) is not None:
+            return cached
+        try:
+            return self.records.accept(self._call("GET", f"/v1/functions/{name}").content, name)
+        except StaleRecord:
+            return self.records.accept(self._call("GET", f"/v1/functions/{name}").content, name)
 
     def functions(self) -> list[dict[str, Any]]:
         listed: list[dict[str, Any]] = self._call("GET", "/v1/functions").json()
@@ -152,12 +162,17 @@ class Client(_Base):
 
     def invoke(self, name: str, data: bytes, *, timeout_s: float = 30.0) -> Invocation:
         backoff = Backoff(time.monotonic() + timeout_s)
+        refused: int | None = None
         while True:
             remaining = backoff.deadline - time.monotonic()
-            request = seal(self.function(name), data, timeout_s=remaining)  # a new request id
+            record = self.function(name, refresh=refused is not None)
+            request = seal(record, data, timeout_s=remaining)  # a new request id
             args = self._invoke_args(request.envelope, remaining)
             try:
                 response = self._call("POST", f"/v1/invoke/{name}", **args)
+            except StaleVersion as exc:
+                refused = self._stale_again(exc, record, refused)
+                continue
             except GatewayError as exc:
                 wait = backoff.delay(exc)
                 if wait is None:
@@ -219,21 +234,32 @@ class AsyncClient(_Base):
         """Deploy `bundle`; `secrets` reach only the KMS and the function's enclaves."""
         body = self._deploy_body(bundle, tenant, key, policy, suite, secrets)
         response = await self._call("POST", "/v1/functions", **self._deploy_args(body))
-        return self._remember(response.content)
+        return self.records.accept_deployed(response.content, bundle, key.public)
 
     async def function(self, name: str, *, refresh: bool = False) -> FunctionRecord:
-        if refresh or name not in self._records:
-            return self._remember((await self._call("GET", f"/v1/functions/{name}")).content)
-        return self._records[name]
+        """As `Client.function`."""
+        if not refresh and (cached := self.records.cached(name)) is not None:
+            return cached
+        try:
+            answer = await self._call("GET", f"/v1/functions/{name}")
+            return self.records.accept(answer.content, name)
+        except StaleRecord:
+            answer = await self._call("GET", f"/v1/functions/{name}")
+            return self.records.accept(answer.content, name)
 
     async def invoke(self, name: str, data: bytes, *, timeout_s: float = 30.0) -> Invocation:
         backoff = Backoff(time.monotonic() + timeout_s)
+        refused: int | None = None
         while True:
             remaining = backoff.deadline - time.monotonic()
-            request = seal(await self.function(name), data, timeout_s=remaining)
+            record = await self.function(name, refresh=refused is not None)
+            request = seal(record, data, timeout_s=remaining)
             args = self._invoke_args(request.envelope, remaining)
             try:
                 response = await self._call("POST", f"/v1/invoke/{name}", **args)
+            except StaleVersion as exc:
+                refused = self._stale_again(exc, record, refused)
+                continue
             except GatewayError as exc:
                 wait = backoff.delay(exc)
                 if wait is None:

@@ -12,6 +12,13 @@
 - A worker that dies mid-request is replaced and the request retried once
   on another enclave (requests are idempotent by request id), else answered
   with `WorkerDied`.
+- Versions: a deploy takes warm workers of an older version out of the warm
+  pool (`deployed`), so the next request cold-starts the new one. A worker
+  that still refuses a request as `StaleVersion` while the registry has a
+  newer version than it holds is taken out too and the request retried once
+  elsewhere; one whose grant expired (`GrantExpired`) is given a fresh grant
+  (key request -> release -> install, the same version only extends it) and
+  the request retried once on it.
 
 The processes themselves are the `WorkerPool`'s (`host.pool`).
 """
@@ -25,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from veil.host.events import EventLog
-from veil.host.ipc import ChannelClosed, ChannelError
+from veil.host.ipc import ChannelClosed, ChannelError, rebuild
 from veil.host.metrics import Metrics
 from veil.host.pool import PoolConfig, WorkerHandle, WorkerPool
 from veil.host.provision import load_function
@@ -42,7 +49,6 @@ from veil.host.transport import (
 )
 from veil.host.trust import TrustServices
 from veil.host.waiting import WaitQueue
-from veil.trusted import edge
 from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
 
 KMS_DOWN_S = 10.0
@@ -75,6 +81,7 @@ class Dispatcher:
             trust, sim_key, self.config, self.events, self.metrics, self._pool_changed
         )
         self._cold: dict[str, asyncio.Task[None]] = {}
+        self._renewing: dict[tuple[int, str], asyncio.Task[bool]] = {}
         self.cold_start_attempts = 0
         self.kms_ok_at = self.kms_failed_at = 0.0
         """When a cold start last reached the KMS, and last failed to (monotonic)."""
@@ -87,17 +94,18 @@ class Dispatcher:
         await self.pool.start()
 
     async def stop(self) -> None:
-        """Cancel cold starts under way (each reaps its own worker), then stop the pool."""
-        cold = list(self._cold.values())
+        """Cancel cold starts and grant renewals under way, then stop the pool."""
+        cold = [*self._cold.values(), *self._renewing.values()]
         for task in cold:
             task.cancel()
         await asyncio.gather(*cold, return_exceptions=True)
         await self.pool.stop()
 
     async def invoke(self, function: str, envelope: bytes, deadline: float) -> bytes:
-        """Serve one sealed request; retried once on another enclave if its worker dies."""
+        """Serve one sealed request; retried once if its worker dies, holds an older version
+        than the registry or holds an expired grant (see the module's docstring)."""
+        worker = await self._acquire(function, deadline)
         for attempt in (1, 2):
-            worker = await self._acquire(function, deadline)
             worker.last_used = time.monotonic()
             try:
                 reply = await worker.channel.call(
@@ -108,16 +116,61 @@ class Dispatcher:
                 if attempt == 2 or time.monotonic() >= deadline:
                     raise WorkerDied("the enclave serving this request died") from None
                 self.events.emit("request_retried", function=function)
-                continue
             except TimeoutError:
                 raise DeadlineExceeded("deadline passed while the enclave was working") from None
             except ChannelError as exc:
-                raise edge.rebuild(exc.name) from None
+                if attempt == 2 or not await self._recovered(worker, function, exc.name):
+                    raise rebuild(exc.name) from None
+            else:
+                self.metrics.rewinds.inc()
+                return reply
             finally:
                 self.waiting.wake_one(worker.functions)
-            self.metrics.rewinds.inc()
-            return reply
+            if worker.dead or function not in worker.functions:
+                worker = await self._acquire(function, deadline)
         raise AssertionError("unreachable")
+
+    def deployed(self, function: str, version: int) -> None:
+        """Warm workers of an older version get no more of its requests (in-flight ones finish)."""
+        for worker in self._warm(function):
+            if worker.versions.get(function, 0) < version:
+                worker.functions.discard(function)
+        self.pool.changed()
+
+    async def _recovered(self, worker: WorkerHandle, function: str, refusal: str) -> bool:
+        """Whether the host fixed what the enclave refused, so that one retry may succeed."""
+        if refusal == "GrantExpired":
+            key = (worker.id, function)
+            if key not in self._renewing:  # one renewal per worker, however many requests wait
+                task = asyncio.create_task(self._renew(worker, function))
+                self._renewing[key] = task
+                task.add_done_callback(lambda _t: self._renewing.pop(key, None))
+            return await asyncio.shield(self._renewing[key])
+        if refusal != "StaleVersion":
+            return False
+        try:
+            entry = self.registry.get(function)
+        except sqlite3.Error:
+            return False
+        if entry is None or worker.versions.get(function, 0) >= entry.version:
+            return False  # the request is the stale one: the client re-seals to a fresh record
+        self.deployed(function, entry.version)
+        return True
+
+    async def _renew(self, worker: WorkerHandle, function: str) -> bool:
+        """Relay a fresh grant to `worker` for the registry's version of `function`."""
+        try:
+            entry = self.registry.get(function)
+            bundle = None if entry is None else self.registry.bundle(entry.digest)
+            if entry is None or bundle is None:
+                return False
+            call = self.pool.call(worker)
+            await load_function(call, self.trust, function, entry.digest, bundle)
+        except (ChannelError, ChannelClosed, TimeoutError, OSError, VeilError, sqlite3.Error):
+            return False
+        worker.versions[function] = entry.version
+        self.events.emit("grant_renewed", function=function, enclave=worker.id)
+        return True
 
     async def _acquire(self, function: str, deadline: float) -> WorkerHandle:
         woken = False
@@ -166,11 +219,11 @@ class Dispatcher:
             raise FunctionNotDeployed(f"function {function!r} is not deployed")
         self.cold_start_attempts += 1
         self.metrics.cold_start_attempts.inc()
-        task = asyncio.create_task(self._cold_start(function, entry.digest))
+        task = asyncio.create_task(self._cold_start(function, entry.digest, entry.version))
         self._cold[function] = task
         task.add_done_callback(lambda _t: self._cold.pop(function, None))
 
-    async def _cold_start(self, function: str, digest: bytes) -> None:
+    async def _cold_start(self, function: str, digest: bytes, version: int) -> None:
         start = time.perf_counter()
         worker = await self.pool.host_for(function)
         if worker is None:
@@ -192,6 +245,7 @@ class Dispatcher:
             self._cold_failed(function, StorageUnavailable("the function registry is unavailable"))
         else:
             self.kms_ok_at = time.monotonic()
+            worker.versions[function] = version
             worker.functions.add(function)
             self._cold_started(function, worker, time.perf_counter() - start, timings)
         finally:
@@ -200,7 +254,7 @@ class Dispatcher:
             self.pool.changed()
 
     def _cold_refused(self, function: str, exc: ChannelError | VeilError) -> None:
-        error = edge.rebuild(exc.name) if isinstance(exc, ChannelError) else exc
+        error = rebuild(exc.name) if isinstance(exc, ChannelError) else exc
         if not isinstance(error, MalformedMessage | NotFound | Refused):  # failed, not refused
             self._cold_failed(function, KmsUnavailable("the key service is unavailable"))
             return

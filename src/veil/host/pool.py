@@ -76,6 +76,8 @@ class WorkerHandle:
     info: dict[str, Any] = field(default_factory=dict)
     functions: set[str] = field(default_factory=set)
     loading: set[str] = field(default_factory=set)
+    versions: dict[str, int] = field(default_factory=dict)
+    """The version of each function the enclave was last given (the dispatcher keeps it)."""
     last_used: float = field(default_factory=time.monotonic)
     dead: bool = False
 

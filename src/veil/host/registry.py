@@ -4,7 +4,9 @@ Nothing here is trusted: enclaves open every bundle with the code key in
 their grant and check it against the KMS-signed record and the tenant's
 signature, and clients pin records by the KMS key. The code is ciphertext
 here (`SealedBundle`). The registry only has to remember; SQLite on disk
-makes it survive restarts.
+makes it survive restarts. It refuses to go back: a version at or below the
+one it holds (`StaleDeploy`), so a replayed old deploy cannot make cold
+starts load an old version.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ CREATE TABLE IF NOT EXISTS functions (
 """
 
 
+class StaleDeploy(Exception):
+    """A deploy whose version is not newer than the registry's: a replay or a lost race (409)."""
+
+    status = 409
+
+
 @dataclass(frozen=True)
 class Entry:
     name: str
@@ -42,17 +50,28 @@ class Registry:
         self._lock = threading.Lock()
 
     def put(self, entry: Entry, sealed_bundle: bytes) -> None:
-        """Store a deploy. A redeploy of the same digest replaces its bundle: each deploy
-        seals the code under a fresh code key, and the KMS releases only the newest."""
+        """Store `entry` as the function's current version; `StaleDeploy` if it is not newer.
+
+        A redeploy of the same digest replaces its bundle: each deploy seals the code
+        under a fresh code key, and the KMS releases only the newest."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "INSERT OR REPLACE INTO bundles VALUES (?, ?)", (entry.digest, sealed_bundle)
-            )
-            self._db.execute(
-                "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?)",
-                (entry.name, entry.digest, entry.record, entry.version),
-            )
+            try:
+                current = self._db.execute(
+                    "SELECT version FROM functions WHERE name = ?", (entry.name,)
+                ).fetchone()
+                if current is not None and entry.version <= current[0]:
+                    raise StaleDeploy(f"version {entry.version} is not newer than {current[0]}")
+                self._db.execute(
+                    "INSERT OR REPLACE INTO bundles VALUES (?, ?)", (entry.digest, sealed_bundle)
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?)",
+                    (entry.name, entry.digest, entry.record, entry.version),
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             self._db.execute("COMMIT")
 
     def get(self, name: str) -> Entry | None:

@@ -90,6 +90,11 @@ class EnclaveTransport(Protocol):
         """Serve one sealed request by `deadline` (monotonic seconds); raise `DispatchError`."""
         ...
 
+    def deployed(self, function: str, version: int) -> None:
+        """`version` of `function` is now the registry's: stop serving older ones from warm
+        enclaves (they would refuse requests sealed to the new record as `StaleVersion`)."""
+        ...
+
     def enclaves(self) -> list[dict[str, Any]]:
         """Each enclave's id, state, TEE, key id, functions and attestation result."""
         ...

@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from veil.attestation.service import AttestationService
+from veil.attestation.sim import WARNING as SIM_WARNING
 from veil.kms.broker import KeyBroker
 from veil.kms.errors_http import error_response
-from veil.trusted.attest.sim import WARNING as SIM_WARNING
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.errors import MalformedMessage, VeilError
 

@@ -23,6 +23,7 @@ REFUSALS: Final[Mapping[str, type[errors.Refused]]] = MappingProxyType(
             *(errors.DecryptionFailed, bundle.BundleRefused, enclave.GrantRefused),
             *(enclave.NotAttested, enclave.UnknownFunction, replay.RequestExpired),
             *(replay.ReplayedRequest, replay.ReplayWindowFull),
+            *(enclave.StaleVersion, enclave.RollbackRefused, enclave.GrantExpired),
         )
     }
 )
@@ -35,9 +36,3 @@ def to_host(exc: BaseException) -> tuple[str, str]:
     if type(exc) is not cls:
         cls = errors.InternalError
     return cls.__name__, cls.public_message
-
-
-def rebuild(name: str) -> errors.VeilError:
-    """On the host: the error an enclave reply names, with its public message."""
-    cls = REFUSALS.get(name, errors.InternalError)
-    return cls(cls.public_message)

@@ -44,6 +44,24 @@ class GrantRefused(Refused):
     public_message = "key grant refused"
 
 
+class StaleVersion(Refused):
+    """A request sealed to another version of the function than this enclave holds."""
+
+    public_message = "request is for another version of this function"
+
+
+class RollbackRefused(Refused):
+    """A grant for an older version than this enclave holds, or for the same one with other code."""
+
+    public_message = "grant is for an older version of this function"
+
+
+class GrantExpired(Refused):
+    """A key grant past its KMS-set expiry, at install or serve: the host must get a fresh one."""
+
+    public_message = "key grant has expired"
+
+
 class NotAttested(Refused):
     """The enclave was asked to serve before the host installed its attestation result."""
 
@@ -61,6 +79,7 @@ class LoadedFunction:
     key: hazmat.HpkePrivateKey
     sandbox: Sandbox
     secrets: dict[str, bytes]
+    expires_ms: int
     replay: ReplayWindow = field(default_factory=ReplayWindow)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -103,13 +122,27 @@ class Enclave:
             raise NotAttested("enclave has no attestation result yet")
         return KeyRequest(function, digest, self._attestation).to_bytes()
 
+    def _now_ms(self) -> int:
+        """The time grants expire by (S3 anchors it to KMS-signed time)."""
+        return self._clock_ms()
+
     def install(self, sealed_bundle: bytes, grant: bytes) -> FunctionRecord:
-        """Verify a key grant, open and verify its bundle, then load the function's sandbox."""
+        """Verify a key grant, open and verify its bundle, then load the function's sandbox.
+
+        Never a lower version than the one loaded; the same one only extends its grant."""
         g = KeyGrant.verify(grant, self._kms_key)
         if g.enclave_key_id != self.key_id:
             raise GrantRefused("key grant is for another enclave")
+        if g.expires_ms <= self._now_ms():
+            raise GrantExpired("key grant has expired")
         record = FunctionRecord.verify(g.record, self._kms_key)
-        info = grant_info(record.name, record.digest, self.key_id)
+        old = self._functions.get(record.name)
+        if old is not None and old.record.version >= record.version:
+            if (old.record.version, old.record.digest) != (record.version, record.digest):
+                raise RollbackRefused("grant is for an older version than this enclave holds")
+            old.expires_ms = max(old.expires_ms, g.expires_ms)
+            return old.record
+        info = grant_info(record.name, record.digest, record.version, self.key_id)
         keys = GrantedKeys.from_bytes(recipes.open_grant(self._hpke, g.sealed, info))
         bundle = SealedBundle.from_bytes(sealed_bundle).open(
             keys.code_key, digest=record.digest, signer=VerifyKey(record.signer)
@@ -120,8 +153,8 @@ class Enclave:
         if key.public_bytes != record.public_key:
             raise GrantRefused("granted key does not match the function record")
         sandbox = load_sandbox(self._engine, bundle)
-        old = self._functions.get(record.name)
-        self._functions[record.name] = LoadedFunction(record, bundle, key, sandbox, keys.secrets)
+        loaded = LoadedFunction(record, bundle, key, sandbox, keys.secrets, g.expires_ms)
+        self._functions[record.name] = loaded
         if old is not None:
             old.sandbox.close()
         return record
@@ -137,6 +170,10 @@ class Enclave:
         fn = self._functions.get(env.meta.function)
         if fn is None:
             raise UnknownFunction("no such function in this enclave")
+        if (env.meta.digest, env.meta.version) != (fn.record.digest, fn.record.version):
+            raise StaleVersion("request is for another version of this function")
+        if fn.expires_ms <= self._now_ms():
+            raise GrantExpired("key grant has expired")
         payload = envelope.open_request(fn.key, env)
         with fn.lock:
             fn.replay.admit(env.meta.request_id, env.meta.deadline_ms, self._clock_ms())

@@ -18,13 +18,13 @@ from typing import Any
 
 from veil.attestation.policy import Policy
 from veil.attestation.service import AttestationService, ReferenceValues
-from veil.attestation.sim import SimVerifier
+from veil.attestation.sim import SimVerifier, load_or_create_host_key
 from veil.client.trust import TrustAnchors
 from veil.host.provision import Call, attest_enclave, load_function
 from veil.kms.broker import KeyBroker
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.registration import Registration
-from veil.trusted.attest.sim import TEE, SimAttester, load_or_create_host_key, measurement
+from veil.trusted.attest.sim import TEE, SimAttester, measurement
 from veil.trusted.bundle import Bundle, SealedBundle, SignedBundle
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey

@@ -24,7 +24,8 @@ from veil.host.gateway.admission import Admission, retry_headers
 from veil.host.gateway.bodies import MAX_DEPLOY, envelope_metadata, parse_deploy
 from veil.host.gateway.errors import error_answer, is_refusal, status_for
 from veil.host.gateway.limits import DEPLOY_DEFAULT, INVOKE_DEFAULT, ClientLimit, ClientLimits
-from veil.host.registry import Entry
+from veil.host.gateway.records import FreshRecords
+from veil.host.registry import Entry, StaleDeploy
 from veil.host.transport import (
     DispatchError,
     EnclaveTransport,
@@ -227,6 +228,10 @@ def gateway_app(
             kms_key.append(trust.public_key)
         return kms_key[0]
 
+    records = FreshRecords(
+        lambda name: kms_call(trust.function_record, name), lambda: kms_call(pinned_kms)
+    )
+
     @app.post("/v1/functions", status_code=201)
     async def deploy(request: Request) -> Response:
         """Deploy a sealed bundle with its tenant-signed registration: the one way to deploy.
@@ -245,6 +250,9 @@ def gateway_app(
             registry.put(entry, parsed.bundle_bytes)
         except sqlite3.Error:
             raise StorageUnavailable("the function registry is unavailable") from None
+        except StaleDeploy as exc:
+            return error_answer(exc.status, type(exc).__name__, str(exc))
+        transport.deployed(record.name, record.version)
         events.emit(
             "deployed",
             function=record.name,
@@ -266,12 +274,16 @@ def gateway_app(
         ]
 
     @app.get("/v1/functions/{name:path}")
-    def get_function(name: str) -> Response:
-        """The KMS-signed function record; clients verify it with the KMS key they pinned."""
-        entry = registry.get(name)
+    async def get_function(name: str) -> Response:
+        """The function's current record from the KMS (`FreshRecords`), not the registry's copy:
+        clients refuse expired ones. Clients verify it with the KMS key they pinned."""
+        try:
+            entry = registry.get(name)
+        except sqlite3.Error:  # the registry is failing: the KMS knows whether it exists
+            return Response(await records.get(name), media_type=CBOR)
         if entry is None:
             return error_answer(404, "UnknownFunctionName", f"function {name!r} is not deployed")
-        return Response(entry.record, media_type=CBOR)
+        return Response(await records.get(name, entry.version), media_type=CBOR)
 
     async def serve_invoke(name: str, body: bytes) -> Response:
         started = time.perf_counter()
