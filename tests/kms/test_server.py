@@ -145,7 +145,7 @@ def test_an_enclave_attested_over_http_gets_keys_that_serve_an_invocation(
     enclave = served.attested_enclave()
     grant = served.remote.release(enclave.key_request(echo.record.name, echo.record.digest))
     enclave.install(echo.sealed_bundle, grant)
-    request = seal(echo.record, b"released over http")
+    request = seal(echo.record, b"released over http", enclave=enclave.key_id)
     invocation = open_response(request, enclave.handle(request.envelope), served.platform.trust)
     assert invocation.output == b"released over http"
 

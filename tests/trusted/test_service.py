@@ -45,7 +45,7 @@ def test_the_host_relays_attestation_key_release_and_requests(
 ) -> None:
     token = relay_attestation(platform, service)
     relay_keys(platform, service, echo)
-    request = seal(echo.record, b"relayed")
+    request = seal(echo.record, b"relayed", enclave=service.enclave.key_id)
     reply = service.handle("invoke", request.envelope)
     assert open_response(request, reply, platform.trust).output == b"relayed"
     info = cbor2.loads(service.handle("info", b""))

@@ -29,6 +29,7 @@ metas = st.builds(
     st.integers(0, 2**50),
     b32,
     st.integers(1, 2**50),
+    b32,
     chains,
 )
 

@@ -2,9 +2,10 @@
 
 `open_response` returns output only after checking the whole chain: the
 attestation result is signed by a trusted verifier and binds the trusted
-KMS; the receipt is signed by the attested enclave key and names this exact
-request, this exact sealed response, and the pinned bundle digest; and the
-result opens under the reply key only this request carried.
+KMS; the receipt is signed by the attested enclave key, that enclave is the
+one the request named, and the receipt names this exact request, this exact
+sealed response, and the pinned bundle digest; and the result opens under
+the reply key only this request carried.
 """
 
 from __future__ import annotations
@@ -72,12 +73,18 @@ def seal(
     record: FunctionRecord,
     data: bytes,
     *,
+    enclave: bytes,
     timeout_s: float = 30.0,
     chain: ChainPosition | None = None,
 ) -> SealedRequest:
+    """Seal `data` for `record`'s function, to run on the one enclave whose key id is `enclave`.
+
+    Only that enclave serves it (any other refuses it, `WrongEnclave`), and its
+    replay window lets it run once: the host cannot run it a second time elsewhere.
+    """
     deadline_ms = int((time.time() + timeout_s) * 1000)
     rid = os.urandom(REQUEST_ID_SIZE)
-    meta = Metadata(record.name, rid, deadline_ms, record.digest, record.version, chain)
+    meta = Metadata(record.name, rid, deadline_ms, record.digest, record.version, enclave, chain)
     reply_key = recipes.new_symmetric_key()
     envelope = seal_request(record.suite, record.public_key, meta, RequestPayload(data, reply_key))
     return SealedRequest(envelope, meta, reply_key, record)
@@ -90,6 +97,8 @@ def open_response(request: SealedRequest, response: bytes, trust: TrustAnchors) 
         raise ReceiptInvalid("response answers another request")
     attestation = verify_token(resp.attestation, trust.verifier_keys, now=time.time())
     _check_attestation(attestation, trust)
+    if attestation.enclave_key.key_id != request.meta.enclave:
+        raise ReceiptInvalid("response is from another enclave than the request names")
     receipt = Receipt.verify(resp.receipt, attestation.enclave_key)
     expected = (
         request.record.name,

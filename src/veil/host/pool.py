@@ -86,6 +86,12 @@ class WorkerHandle:
         return self.channel.inflight
 
     @property
+    def key_id(self) -> bytes:
+        """The enclave's signing key id, which requests name to be served here."""
+        key_id: bytes = self.info["key_id"]
+        return key_id
+
+    @property
     def state(self) -> str:
         return "dead" if self.dead else ("warm" if self.functions or self.loading else "stem")
 
@@ -109,7 +115,9 @@ class WorkerPool:
         self.trust, self.sim_key, self.config = trust, sim_key, config
         self.events, self.metrics, self.on_change = events, metrics, on_change
         self.workers: dict[int, WorkerHandle] = {}
+        self._by_key: dict[bytes, WorkerHandle] = {}
         self.spawning = 0
+        self._growing: asyncio.Task[WorkerHandle | None] | None = None
         self._kms_key: str | None = None
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -129,10 +137,15 @@ class WorkerPool:
         for worker in list(self.workers.values()):
             await self.retire(worker, reason="shutdown")
 
-    def background(self, coro: Any) -> None:
+    def background(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    def named(self, key_id: bytes) -> WorkerHandle | None:
+        """The live worker whose enclave has signing key id `key_id`, if any."""
+        return self._by_key.get(key_id)
 
     def call(self, worker: WorkerHandle) -> Call:
         """`async (op, arg) -> bytes` to one worker, bounded by the spawn timeout."""
@@ -141,15 +154,6 @@ class WorkerPool:
     @property
     def can_grow(self) -> bool:
         return len(self.workers) + self.spawning < self.config.max_workers
-
-    def can_host(self, function: str) -> bool:
-        """Whether a cold start of `function` could find an enclave: else it is not attempted."""
-        if self.can_grow:
-            return True
-        return any(
-            w.state == "stem" or (function not in w.functions and function not in w.loading)
-            for w in self.workers.values()
-        )
 
     async def spawn(self) -> WorkerHandle | None:
         """Start an enclave process (`python -m veil.trusted`), attest it, relaying for it."""
@@ -181,6 +185,7 @@ class WorkerPool:
         finally:
             self.spawning -= 1
         self.workers[worker.id] = worker
+        self._by_key[worker.key_id] = worker
         self.background(self._watch(worker))
         info = worker.info
         key_id = info["key_id"].hex()[:16]
@@ -207,6 +212,7 @@ class WorkerPool:
             return
         worker.dead = True
         self.workers.pop(worker.id, None)
+        self._by_key.pop(worker.key_id, None)
         worker.channel.close()
         with contextlib.suppress(ProcessLookupError):
             worker.process.kill()
@@ -219,6 +225,7 @@ class WorkerPool:
         """Stop `worker` on purpose: SIGTERM, a grace period, then SIGKILL; always reaped."""
         worker.dead = True
         self.workers.pop(worker.id, None)
+        self._by_key.pop(worker.key_id, None)
         worker.channel.close()
         with contextlib.suppress(ProcessLookupError):
             worker.process.terminate()
@@ -233,22 +240,32 @@ class WorkerPool:
     async def replenish(self) -> None:
         """Keep `stem_cells` blank attested enclaves ready, within `max_workers`."""
         while self._stems() + self.spawning < self.config.stem_cells and self.can_grow:
-            if await self.spawn() is None:
+            if await self.grow() is None:
                 return
+
+    async def grow(self) -> WorkerHandle | None:
+        """One more worker, if the pool can grow; callers that ask while one is starting
+        share it (a burst of asks starts one worker, not one each)."""
+        if self._growing is None or self._growing.done():
+            if not self.can_grow:
+                return None
+            self._growing = self.background(self.spawn())
+        worker: WorkerHandle | None = await asyncio.shield(self._growing)
+        return worker if worker is not None and not worker.dead else None
 
     def _stems(self) -> int:
         return sum(1 for w in self.workers.values() if w.state == "stem")
 
-    async def host_for(self, function: str) -> WorkerHandle | None:
-        """A stem cell, else a new worker, else the least loaded worker without this function."""
+    async def spare_for(self, function: str) -> WorkerHandle | None:
+        """A stem cell, else a new worker (`grow`), else the least loaded worker without
+        this function."""
         stems = [w for w in self.workers.values() if w.state == "stem"]
         if stems:
             return stems[0]
-        if self.can_grow:
-            worker = await self.spawn()
-            if worker is not None:
-                return worker
-        others = [w for w in self.workers.values() if function not in w.functions]
+        worker = await self.grow()
+        if worker is not None:
+            return worker
+        others = [w for w in self.workers.values() if function not in w.functions | w.loading]
         return min(others, key=lambda w: w.inflight) if others else None
 
     async def _reap_idle(self) -> None:

@@ -21,8 +21,8 @@ REFUSALS: Final[Mapping[str, type[errors.Refused]]] = MappingProxyType(
         for cls in (
             *(errors.MalformedMessage, errors.MessageTooLarge, errors.BadSignature),
             *(errors.DecryptionFailed, bundle.BundleRefused, enclave.GrantRefused),
-            *(enclave.NotAttested, enclave.UnknownFunction, replay.RequestExpired),
-            *(replay.ReplayedRequest, replay.ReplayWindowFull),
+            *(enclave.NotAttested, enclave.UnknownFunction, enclave.WrongEnclave),
+            *(replay.RequestExpired, replay.ReplayedRequest, replay.ReplayWindowFull),
             *(enclave.StaleVersion, enclave.RollbackRefused, enclave.GrantExpired),
         )
     }

@@ -62,6 +62,12 @@ class GrantExpired(Refused):
     public_message = "key grant has expired"
 
 
+class WrongEnclave(Refused):
+    """A request sealed for another enclave: the host routed it here, perhaps to run it twice."""
+
+    public_message = "request is for another enclave"
+
+
 class NotAttested(Refused):
     """The enclave was asked to serve before the host installed its attestation result."""
 
@@ -80,7 +86,6 @@ class LoadedFunction:
     sandbox: Sandbox
     secrets: dict[str, bytes]
     expires_ms: int
-    replay: ReplayWindow = field(default_factory=ReplayWindow)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -96,18 +101,16 @@ class Enclave:
     ) -> None:
         self._kms_key = kms_key
         self._sign = SigningKey.generate()
+        self.key_id = self._sign.public.key_id  # named in requests (`WrongEnclave`) and receipts
         self._hpke = hazmat.HpkePrivateKey.generate(GRANT_SUITE)
         self._clock_ms = clock_ms
         self._engine = engine or SandboxEngine()
         self._functions: dict[str, LoadedFunction] = {}
+        self._replay = ReplayWindow()  # one per enclave, not per install: a re-install keeps it
         self._attestation: str | None = None
         self.binding = EnclaveBinding(
             self._sign.public.raw, GRANT_SUITE, self._hpke.public_bytes, kms_key.raw
         )
-
-    @property
-    def key_id(self) -> bytes:
-        return self._sign.public.key_id
 
     def report_data(self, nonce: bytes) -> bytes:
         """What the evidence must carry: the hash of this enclave's binding and the nonce."""
@@ -167,6 +170,8 @@ class Enclave:
         if self._attestation is None:
             raise NotAttested("enclave has no attestation result yet")
         env = envelope.Envelope.from_bytes(request)
+        if env.meta.enclave != self.key_id:
+            raise WrongEnclave("request is for another enclave")
         fn = self._functions.get(env.meta.function)
         if fn is None:
             raise UnknownFunction("no such function in this enclave")
@@ -176,7 +181,7 @@ class Enclave:
             raise GrantExpired("key grant has expired")
         payload = envelope.open_request(fn.key, env)
         with fn.lock:
-            fn.replay.admit(env.meta.request_id, env.meta.deadline_ms, self._clock_ms())
+            self._replay.admit(env.meta.request_id, env.meta.deadline_ms, self._now_ms())
             result = self._run(fn, payload.input)
             snapshot = fn.sandbox.snapshot_hash
         rh = envelope.request_hash(request)

@@ -29,6 +29,7 @@ from veil.host.registry import Entry, StaleDeploy
 from veil.host.transport import (
     DispatchError,
     EnclaveTransport,
+    FunctionNotDeployed,
     KmsUnavailable,
     StorageUnavailable,
 )
@@ -273,6 +274,22 @@ def gateway_app(
             for e in registry.entries()
         ]
 
+    @app.get("/v1/functions/{name:path}/enclaves")
+    async def function_enclaves(name: str) -> Response:
+        """The enclaves the host recommends sealing `name`'s requests to (`{"enclaves": [...]}`).
+
+        Each is `{"key_id": hex, "warm": bool}`; a client seals each request to
+        one of them. Only a recommendation: a host can offer whom it likes, and
+        an enclave runs only what is sealed to it, once. A function whose own
+        name ends in `/enclaves` gets its record here, as from the route below.
+        """
+        try:
+            return JSONResponse({"enclaves": await transport.recommend(name)})
+        except FunctionNotDeployed:
+            if registry.get(f"{name}/enclaves") is not None:
+                return get_function(f"{name}/enclaves")
+            return error_answer(404, "UnknownFunctionName", f"function {name!r} is not deployed")
+
     @app.get("/v1/functions/{name:path}")
     async def get_function(name: str) -> Response:
         """The function's current record from the KMS (`FreshRecords`), not the registry's copy:
@@ -296,7 +313,8 @@ def gateway_app(
         remaining = min(meta.deadline_ms / 1000 - time.time(), MAX_DEADLINE_S)
         admission.enter(name)
         try:
-            reply = await transport.invoke(name, body, time.monotonic() + max(remaining, 0))
+            deadline = time.monotonic() + max(remaining, 0)
+            reply = await transport.invoke(name, meta.enclave, body, deadline)
         except Exception:
             metrics.requests.labels(name, "error").inc()
             raise
