@@ -42,8 +42,9 @@ class Running:
         return register_in(self.platform, self.remote, self.dispatcher.registry, bundle)
 
     async def invoke(self, record: FunctionRecord, data: bytes) -> Invocation:
-        request = seal(record, data)
-        reply = await self.dispatcher.invoke(NAME, request.envelope, time.monotonic() + 30)
+        enclave = bytes.fromhex((await self.dispatcher.recommend(NAME))[0]["key_id"])
+        request = seal(record, data, enclave=enclave)
+        reply = await self.dispatcher.invoke(NAME, enclave, request.envelope, time.monotonic() + 30)
         return open_response(request, reply, self.platform.trust())
 
     def events(self, kind: str) -> list[dict[str, object]]:

@@ -21,7 +21,7 @@ from veil.wiring.direct import Deployed, DirectPlatform
 
 
 def serves(platform: DirectPlatform, enclave: Enclave, deployed: Deployed) -> bytes:
-    request = seal(deployed.record, b"still here")
+    request = seal(deployed.record, b"still here", enclave=enclave.key_id)
     return open_response(request, enclave.handle(request.envelope), platform.trust).output
 
 
@@ -43,7 +43,7 @@ def test_a_request_sealed_to_an_older_version_is_refused_as_stale(
     enclave = platform.start_enclave()
     platform.provision(enclave, v2)
     with pytest.raises(StaleVersion):
-        enclave.handle(seal(echo.record, b"x").envelope)
+        enclave.handle(seal(echo.record, b"x", enclave=enclave.key_id).envelope)
     assert serves(platform, enclave, v2) == b"still here"
 
 
@@ -52,7 +52,7 @@ def test_a_request_sealed_to_a_newer_version_than_the_enclave_holds_is_refused_a
 ) -> None:
     v2 = redeploy(platform)
     with pytest.raises(StaleVersion):
-        enclave.handle(seal(v2.record, b"x").envelope)
+        enclave.handle(seal(v2.record, b"x", enclave=enclave.key_id).envelope)
     assert serves(platform, enclave, echo) == b"still here"
 
 
@@ -62,7 +62,7 @@ def test_metadata_rewritten_to_the_version_held_does_not_open(
     v2 = redeploy(platform)
     enclave = platform.start_enclave()
     platform.provision(enclave, v2)
-    env = Envelope.from_bytes(seal(echo.record, b"x").envelope)
+    env = Envelope.from_bytes(seal(echo.record, b"x", enclave=enclave.key_id).envelope)
     meta = dataclasses.replace(env.meta, digest=v2.record.digest, version=v2.record.version)
     with pytest.raises(DecryptionFailed):
         enclave.handle(Envelope(meta, env.sealed).to_bytes())
@@ -109,7 +109,7 @@ def test_a_grant_that_expires_while_loaded_stops_the_function_until_a_fresh_one(
     platform.provision(enclave, echo)
     time.sleep(0.4)
     with pytest.raises(GrantExpired):
-        enclave.handle(seal(echo.record, b"x").envelope)
+        enclave.handle(seal(echo.record, b"x", enclave=enclave.key_id).envelope)
     platform.kms.grant_ttl_ms = 60_000
     platform.provision(enclave, echo)
     assert serves(platform, enclave, echo) == b"still here"
@@ -121,7 +121,7 @@ def test_a_grant_for_the_version_held_only_extends_its_expiry(
     enclave = platform.start_enclave()
     platform.kms.grant_ttl_ms = 300
     platform.provision(enclave, echo)
-    served = seal(echo.record, b"once")
+    served = seal(echo.record, b"once", enclave=enclave.key_id)
     enclave.handle(served.envelope)
     sandbox = enclave._functions[echo.record.name].sandbox
     platform.kms.grant_ttl_ms = 60_000

@@ -21,12 +21,22 @@ def service(platform: DirectPlatform) -> EnclaveService:
     return EnclaveService(Enclave(platform.kms.public_key), platform.attester)
 
 
-def relay_attestation(platform: DirectPlatform, service: EnclaveService) -> str:
+def relay_attestation(
+    platform: DirectPlatform, service: EnclaveService, anchor: bool = True
+) -> str:
+    """Evidence to the verifier and its result back, then (as the host does) the KMS's time."""
     nonce = platform.verifier.challenge()
     reply = cbor2.loads(service.handle("evidence", nonce))
     token = platform.verifier.attest(reply["tee"], reply["evidence"], reply["binding"], nonce)
     assert service.handle("attested", token) == b""
+    if anchor:
+        relay_time(platform, service)
     return token
+
+
+def relay_time(platform: DirectPlatform, service: EnclaveService) -> None:
+    nonce = service.handle("time_request", b"")
+    assert service.handle("time_anchor", platform.kms.time_anchor(nonce)) == b""
 
 
 def relay_keys(platform: DirectPlatform, service: EnclaveService, deployed: Deployed) -> None:
@@ -44,6 +54,7 @@ def test_the_host_relays_attestation_key_release_and_requests(
     platform: DirectPlatform, service: EnclaveService, echo: Deployed
 ) -> None:
     token = relay_attestation(platform, service)
+    relay_time(platform, service)
     relay_keys(platform, service, echo)
     request = seal(echo.record, b"relayed", enclave=service.enclave.key_id)
     reply = service.handle("invoke", request.envelope)
@@ -64,7 +75,10 @@ def test_an_unknown_operation_is_malformed_not_an_attribute_lookup(service: Encl
     for op in ("load", "__init__", "_info", "handle", "enclave", ""):
         with pytest.raises(MalformedMessage):
             service.handle(op, b"")
-    assert {"info", "evidence", "attested", "key_request", "install", "invoke", "ping"} == OPS
+    assert {"info", "evidence", "attested", "key_request", "install", "invoke", "ping"} | {
+        "time_request",
+        "time_anchor",
+    } == OPS
 
 
 def test_a_ping_with_a_huge_integer_is_refused_not_allocated(service: EnclaveService) -> None:
@@ -91,6 +105,8 @@ def test_evidence_wants_a_32_byte_nonce(service: EnclaveService, nonce: object) 
         ("install", {"bundle": b"", "grant": b"", "extra": b""}),
         ("install", {"bundle": "text", "grant": b""}),
         ("invoke", {"envelope": b""}),
+        ("time_anchor", "anchor as text"),
+        ("time_anchor", {"nonce": b"", "time_ms": 0}),
     ],
 )
 def test_an_argument_of_the_wrong_shape_is_malformed(

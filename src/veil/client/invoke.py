@@ -5,7 +5,9 @@ attestation result is signed by a trusted verifier and binds the trusted
 KMS; the receipt is signed by the attested enclave key, that enclave is the
 one the request named, and the receipt names this exact request, this exact
 sealed response, and the pinned bundle digest; and the result opens under
-the reply key only this request carried.
+the reply key only this request carried. A response is late, and refused,
+if it arrives after the request's deadline by this client's clock, or if
+the enclave's trusted clock says it served it after.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ from veil.trusted.wire.records import FunctionRecord
 
 class ReceiptInvalid(Refused):
     """A response whose receipt or attestation does not prove what it must."""
+
+
+class LateResponse(ReceiptInvalid):
+    """A response that arrived, or was served, after its request's deadline: the host may
+    have held the request or the response back; a caller that gave up on it must not use it."""
 
 
 class RemoteFunctionError(Exception):
@@ -92,6 +99,8 @@ def seal(
 
 def open_response(request: SealedRequest, response: bytes, trust: TrustAnchors) -> Invocation:
     """Verify everything, then return the invocation (ok or a function error)."""
+    if time.time_ns() // 1_000_000 > request.meta.deadline_ms:
+        raise LateResponse("response arrived after the request's deadline")
     resp = Response.from_bytes(response)
     if resp.request_id != request.meta.request_id:
         raise ReceiptInvalid("response answers another request")
@@ -118,6 +127,8 @@ def open_response(request: SealedRequest, response: bytes, trust: TrustAnchors) 
     )
     if expected != actual:
         raise ReceiptInvalid("receipt does not match this request, response and bundle")
+    if receipt.served_ms > request.meta.deadline_ms:
+        raise LateResponse("the enclave served the request after its deadline")
     result = open_result(request.reply_key, request.request_hash, resp.sealed)
     if result.ok != receipt.ok:
         raise ReceiptInvalid("receipt and result disagree")

@@ -24,6 +24,8 @@
   (key request -> release -> install; the same version only extends it) and
   the request retried once on it. Both retries are the same envelope on the
   same enclave, so its replay window still lets it run at most once.
+- An enclave that refuses for its clock (`ClockNotAnchored`, `ClockDrift`)
+  is re-anchored to the KMS's time and the request retried once.
 
 The processes themselves are the `WorkerPool`'s (`host.pool`).
 """
@@ -55,6 +57,7 @@ from veil.host.transport import (
 )
 from veil.host.trust import TrustServices
 from veil.host.waiting import WaitQueue
+from veil.trusted.clock import ClockDrift, ClockNotAnchored
 from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
 
 KMS_DOWN_S = 10.0
@@ -131,8 +134,13 @@ class Dispatcher:
             except TimeoutError:
                 raise DeadlineExceeded("deadline passed while the enclave was working") from None
             except ChannelError as exc:
-                if attempt == 2 or not await self._recovered(worker, function, exc.name):
-                    raise rebuild(exc.name) from None
+                error = rebuild(exc.name)
+                if attempt == 2:
+                    raise error from None
+                if isinstance(error, ClockNotAnchored | ClockDrift):
+                    await self._reanchor(worker, error)
+                elif not await self._recovered(worker, function, exc.name):
+                    raise error from None
             else:
                 self.metrics.rewinds.inc()
                 return reply
@@ -181,6 +189,17 @@ class Dispatcher:
         worker.versions[function] = entry.version
         self.events.emit("grant_renewed", function=function, enclave=worker.id)
         return True
+
+    async def _reanchor(self, worker: WorkerHandle, error: VeilError) -> None:
+        """A fresh KMS time anchor for `worker`, or `error` (the clock refusal) stands."""
+        self.events.emit("clock_reanchored", enclave=worker.id, error=type(error).__name__)
+        try:
+            await self.pool.anchor(worker)
+        except OSError:  # RemoteTrust's ServiceUnavailable: the KMS did not answer
+            self.kms_failed_at = time.monotonic()
+            raise KmsUnavailable("the key service is unavailable") from None
+        except (ChannelClosed, ChannelError, TimeoutError, VeilError):
+            raise error from None
 
     async def _acquire(self, function: str, enclave: bytes, deadline: float) -> WorkerHandle:
         key: Key = (function, enclave)

@@ -5,6 +5,8 @@
 - Scale down: warm workers idle longer than `idle_timeout_s` are stopped,
   and `stem_cells` blank ones are kept, within `max_workers`.
 - A worker that exits is noticed at once and replaced.
+- Clocks: every `anchor_every_s` each worker's clock gets a fresh KMS time
+  anchor (an enclave refuses to serve 60 s of its local time after the last).
 
 Each worker is `python -m veil.trusted`, the measured enclave code and
 nothing else; the pool relays its attestation (`host.provision`).
@@ -30,7 +32,7 @@ import cbor2
 from veil.host.events import EventLog
 from veil.host.ipc import Channel, ChannelClosed, ChannelError
 from veil.host.metrics import Metrics
-from veil.host.provision import Call, attest_enclave
+from veil.host.provision import Call, anchor_clock, attest_enclave
 from veil.host.trust import TrustServices
 from veil.trusted.errors import VeilError
 
@@ -56,6 +58,11 @@ async def _abandon(
         await process.wait()
 
 
+def _named(exc: Exception) -> str:
+    """The refusal an enclave answered with, else the exception's own class."""
+    return exc.name if isinstance(exc, ChannelError) else type(exc).__name__
+
+
 @dataclass
 class PoolConfig:
     stem_cells: int = 1
@@ -66,6 +73,8 @@ class PoolConfig:
     max_wait_s: float = 10.0
     """The longest any request waits in the queue for an enclave slot (then 503, QueueTimeout)."""
     spawn_timeout_s: float = 60.0
+    anchor_every_s: float = 20.0
+    """How often each worker's clock is re-anchored to the KMS's time (`veil.trusted.clock`)."""
 
 
 @dataclass
@@ -80,6 +89,10 @@ class WorkerHandle:
     """The version of each function the enclave was last given (the dispatcher keeps it)."""
     last_used: float = field(default_factory=time.monotonic)
     dead: bool = False
+    anchors: int = 0
+    """Clock anchors renewed since attestation (which anchors it first)."""
+    anchor_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One anchor at a time: each asks the enclave for a nonce that replaces the last."""
 
     @property
     def inflight(self) -> int:
@@ -121,19 +134,22 @@ class WorkerPool:
         self._kms_key: str | None = None
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._reaper: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await asyncio.gather(*(self.spawn() for _ in range(self.config.stem_cells)))
-        self._reaper = asyncio.create_task(self._reap_idle())
+        self._loops = [
+            asyncio.create_task(self._reap_idle()),
+            asyncio.create_task(self._refresh_anchors()),
+        ]
 
     async def stop(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-        tasks = list(self._tasks)
+        """Cancel the pool's loops and background work and wait for them (a cancelled spawn
+        reaps its own process), then retire every worker."""
+        tasks = [*self._loops, *self._tasks]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)  # a cancelled spawn reaps its process
+        await asyncio.gather(*tasks, return_exceptions=True)
         for worker in list(self.workers.values()):
             await self.retire(worker, reason="shutdown")
 
@@ -267,6 +283,23 @@ class WorkerPool:
             return worker
         others = [w for w in self.workers.values() if function not in w.functions | w.loading]
         return min(others, key=lambda w: w.inflight) if others else None
+
+    async def anchor(self, worker: WorkerHandle) -> None:
+        """A fresh KMS time anchor for `worker`'s clock."""
+        async with worker.anchor_lock:
+            await anchor_clock(self.call(worker), self.trust)
+            worker.anchors += 1
+
+    async def _refresh_anchors(self) -> None:
+        """Re-anchor every worker each `anchor_every_s`; a worker that fails is only reported
+        (it refuses with `ClockNotAnchored` later, and the dispatcher tries once more then)."""
+        while True:
+            await asyncio.sleep(self.config.anchor_every_s)
+            workers = [w for w in self.workers.values() if not w.dead]
+            done = await asyncio.gather(*map(self.anchor, workers), return_exceptions=True)
+            for worker, result in zip(workers, done, strict=True):
+                if isinstance(result, Exception):
+                    self.events.emit("anchor_failed", enclave=worker.id, error=_named(result))
 
     async def _reap_idle(self) -> None:
         while True:

@@ -36,10 +36,11 @@ from veil.registration import (
     SealKey,
     open_registration,
 )
+from veil.trusted import clock
 from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import MalformedMessage
-from veil.trusted.wire import cbor
+from veil.trusted.wire import cbor, signed
 from veil.trusted.wire.records import FunctionRecord, GrantedKeys, KeyGrant, KeyRequest, grant_info
 
 REGISTRATION_WINDOW_US: Final = 5 * 60 * 1_000_000
@@ -201,6 +202,17 @@ class KeyBroker:
         if row is None:
             raise UnknownFunctionName(f"function {name!r} is not registered")
         return Policy.from_obj(cbor.decode(row.policy, limit=MAX_REGISTRATION))
+
+    def time_anchor(self, nonce: bytes) -> bytes:
+        """This KMS's clock, signed for one enclave's nonce: the enclave's trusted time.
+
+        Answered to anyone: the time is no secret, and the nonce binds it to
+        the one enclave that issued it, once.
+        """
+        if len(nonce) != clock.NONCE_SIZE:
+            raise MalformedMessage("clock nonce has the wrong length")
+        body = {"nonce": nonce, "time_ms": int(self._clock() * 1000)}
+        return signed.sign_document(self._key, clock.CONTEXT, body)
 
     def release(self, key_request: bytes) -> bytes:
         """A key grant for the attested enclave named in `key_request`, or a refusal."""

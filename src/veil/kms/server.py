@@ -125,6 +125,11 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
         body = await _body(request)
         return Response(await asyncio.to_thread(kms.release, body), media_type=CBOR)
 
+    @app.post("/v1/time")
+    async def time_anchor(request: Request) -> Response:
+        """The KMS's time signed for an enclave's clock nonce (`veil.trusted.clock`)."""
+        return Response(kms.time_anchor(await _body(request)), media_type=CBOR)
+
     @app.post("/v1/attestation/challenge")
     async def challenge() -> Response:
         return Response(verifier.challenge(), media_type="application/octet-stream")

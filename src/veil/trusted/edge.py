@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from veil.trusted import bundle, enclave, errors, replay
+from veil.trusted import bundle, clock, enclave, errors, replay
 
 REFUSALS: Final[Mapping[str, type[errors.Refused]]] = MappingProxyType(
     {
@@ -24,6 +24,7 @@ REFUSALS: Final[Mapping[str, type[errors.Refused]]] = MappingProxyType(
             *(enclave.NotAttested, enclave.UnknownFunction, enclave.WrongEnclave),
             *(replay.RequestExpired, replay.ReplayedRequest, replay.ReplayWindowFull),
             *(enclave.StaleVersion, enclave.RollbackRefused, enclave.GrantExpired),
+            *(clock.ClockNotAnchored, clock.ClockDrift, clock.StaleAnchor),
         )
     }
 )

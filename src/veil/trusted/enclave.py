@@ -11,11 +11,11 @@ failure is a `Refused` (or a sealed function error); nothing else leaks.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from veil.trusted.bundle import Bundle, SealedBundle
+from veil.trusted.clock import TrustedClock, os_monotonic_ms
 from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import FunctionError, MessageTooLarge, NotFound, Refused
@@ -74,10 +74,6 @@ class NotAttested(Refused):
     public_message = "enclave is not attested yet"
 
 
-def _wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 @dataclass
 class LoadedFunction:
     record: FunctionRecord
@@ -96,14 +92,14 @@ class Enclave:
         self,
         kms_key: VerifyKey,
         *,
-        clock_ms: Callable[[], int] = _wall_clock_ms,
+        monotonic_ms: Callable[[], int] = os_monotonic_ms,
         engine: SandboxEngine | None = None,
     ) -> None:
         self._kms_key = kms_key
         self._sign = SigningKey.generate()
         self.key_id = self._sign.public.key_id  # named in requests (`WrongEnclave`) and receipts
         self._hpke = hazmat.HpkePrivateKey.generate(GRANT_SUITE)
-        self._clock_ms = clock_ms
+        self.clock = TrustedClock(kms_key, monotonic_ms)  # the host owns `monotonic_ms`
         self._engine = engine or SandboxEngine()
         self._functions: dict[str, LoadedFunction] = {}
         self._replay = ReplayWindow()  # one per enclave, not per install: a re-install keeps it
@@ -124,10 +120,6 @@ class Enclave:
         if self._attestation is None:
             raise NotAttested("enclave has no attestation result yet")
         return KeyRequest(function, digest, self._attestation).to_bytes()
-
-    def _now_ms(self) -> int:
-        """The time grants expire by (S3 anchors it to KMS-signed time)."""
-        return self._clock_ms()
 
     def install(self, sealed_bundle: bytes, grant: bytes) -> FunctionRecord:
         """Verify a key grant, open and verify its bundle, then load the function's sandbox.
@@ -162,6 +154,10 @@ class Enclave:
             old.sandbox.close()
         return record
 
+    def _now_ms(self) -> int:
+        """Trusted time: for deadlines, the replay window, grants. Never the wall clock."""
+        return self.clock.now_ms()
+
     def functions(self) -> dict[str, FunctionRecord]:
         return {name: f.record for name, f in self._functions.items()}
 
@@ -195,6 +191,7 @@ class Enclave:
             snapshot_hash=snapshot,
             enclave_key_id=self.key_id,
             ok=result.ok,
+            served_ms=self.clock.read_ms(),
         ).sign(self._sign)
         return envelope.Response(env.meta.request_id, sealed, receipt, self._attestation).to_bytes()
 

@@ -287,7 +287,7 @@ def gateway_app(
             return JSONResponse({"enclaves": await transport.recommend(name)})
         except FunctionNotDeployed:
             if registry.get(f"{name}/enclaves") is not None:
-                return get_function(f"{name}/enclaves")
+                return await get_function(f"{name}/enclaves")
             return error_answer(404, "UnknownFunctionName", f"function {name!r} is not deployed")
 
     @app.get("/v1/functions/{name:path}")
