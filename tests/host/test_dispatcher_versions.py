@@ -44,7 +44,9 @@ class Running:
     async def invoke(self, record: FunctionRecord, data: bytes) -> Invocation:
         enclave = bytes.fromhex((await self.dispatcher.recommend(NAME))[0]["key_id"])
         request = seal(record, data, enclave=enclave)
-        reply = await self.dispatcher.invoke(NAME, enclave, request.envelope, time.monotonic() + 30)
+        reply = await self.dispatcher.invoke(
+            NAME, enclave, request.envelope, time.monotonic() + 30
+        )
         return open_response(request, reply, self.platform.trust())
 
     def events(self, kind: str) -> list[dict[str, object]]:
