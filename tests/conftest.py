@@ -7,16 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import wasmtime
 from hypothesis import settings
 
 from veil.attestation.policy import Policy
 from veil.host.registry import Entry, Registry
 from veil.kms.remote import RemoteTrust
+from veil.registration import Registration
 from veil.samples import wasm
-from veil.trusted.bundle import Bundle, Limits, Manifest, SignedBundle
+from veil.trusted.bundle import Bundle, Limits, Manifest, SealedBundle, SignedBundle
 from veil.trusted.crypto import hazmat
 from veil.trusted.enclave import Enclave
-from veil.trusted.wire.records import FunctionRecord, Registration
+from veil.trusted.wire.records import FunctionRecord
 from veil.wiring.direct import Deployed, DirectPlatform
 from veil.wiring.embedded import EmbeddedPlatform
 
@@ -39,6 +41,23 @@ def platform(tmp_path: Path) -> DirectPlatform:
 
 def echo_bundle(name: str = "acme/echo", **manifest: object) -> Bundle:
     return Bundle(Manifest(name, "1", **manifest), wasm("echo"))  # type: ignore[arg-type]
+
+
+def marked_bundle(name: str, marker: bytes) -> Bundle:
+    """A reactor function whose code holds `marker` (a data segment) and which answers it:
+    the marker appears in plaintext only where the code does."""
+    wat = f"""(module
+      (memory (export "memory") 1)
+      (data (i32.const 0) "{marker.decode()}")
+      (global $heap (mut i32) (i32.const 1024))
+      (func $alloc (export "veil_alloc") (param $n i32) (result i32)
+        (local $p i32)
+        (local.set $p (global.get $heap))
+        (global.set $heap (i32.add (local.get $p) (local.get $n)))
+        (local.get $p))
+      (func (export "veil_invoke") (param $p i32) (param $n i32) (result i64)
+        (i64.const {len(marker)})))"""
+    return Bundle(Manifest(name, "1"), wasmtime.wat2wasm(wat))
 
 
 @pytest.fixture
@@ -71,7 +90,8 @@ def trust(tmp_path: Path) -> Iterator[EmbeddedPlatform]:
 def register_in(
     platform: EmbeddedPlatform, remote: RemoteTrust, registry: Registry, bundle: Bundle
 ) -> FunctionRecord:
-    """Deploy `bundle` as the host would, without a gateway: KMS registration, then registry."""
+    """Deploy `bundle` as the host would, without a gateway: KMS registration, then the
+    sealed bundle into the registry."""
     registration = Registration(
         platform.tenant,
         bundle.manifest.name,
@@ -79,9 +99,10 @@ def register_in(
         Policy.development(),
         hazmat.Suite(bundle.manifest.suite),
         {},
-    ).sign(platform.tenant_key)
-    record_bytes = remote.register_function(registration)
+    )
+    record_bytes = remote.register_function(registration.sign(platform.tenant_key, remote.seal_key))
     record = FunctionRecord.verify(record_bytes, remote.public_key)
-    signed = SignedBundle.sign(bundle, platform.tenant_key).to_bytes()
-    registry.put(Entry(record.name, record.digest, record_bytes, record.version), signed)
+    signed = SignedBundle.sign(bundle, platform.tenant_key)
+    sealed = SealedBundle.seal(signed, registration.code_key).to_bytes()
+    registry.put(Entry(record.name, record.digest, record_bytes, record.version), sealed)
     return record

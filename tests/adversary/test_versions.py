@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import cbor2
 import pytest
 
 from tests.adversary.host import HostileHost, Mutation, flip_bit, replace
@@ -223,15 +222,19 @@ def test_an_old_registration_replayed_to_the_gateway_is_refused(host: HostileHos
     assert_survives(host)
 
 
-def test_an_old_record_only_deploy_replayed_to_the_gateway_is_refused(host: HostileHost) -> None:
-    """The record-only deploy path (no tenant signature on the request): the registry refuses
-    to go back, so the replay cannot make cold starts load the old bundle."""
+def test_an_old_deploy_replayed_with_the_kms_old_answer_is_refused(host: HostileHost) -> None:
+    """The host replays v1's deploy and, sitting between gateway and KMS, answers it with
+    v1's record instead of relaying the KMS's refusal: the registry refuses to go back, so
+    the replay cannot make cold starts load the old bundle."""
     with host.client() as client:
         _, v1 = deploy(host, client, echo_bundle())
-        old_bundle = cbor2.loads(host.client_tap.sent(DEPLOY)[-1])["bundle"]
+        old_deploy = host.client_tap.sent(DEPLOY)[-1]
         v2, _ = deploy(host, client, v2_bundle())
-    body = cbor2.dumps({"bundle": old_bundle, "record": v1})
-    answer = host.client_tap.resend(host.url, DEPLOY, body)
+    host.trust_tap.register_function = lambda _registration: v1  # type: ignore[method-assign]
+    try:
+        answer = host.client_tap.resend(host.url, DEPLOY, old_deploy)
+    finally:
+        del host.trust_tap.register_function
     assert (answer.status_code, answer.json()["error"]) == (409, "StaleDeploy")
     entry = host.registry.get(NAME)
     assert entry is not None and entry.digest == v2.digest

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from veil.cli.main import app
 from veil.client.build import hermetic
+from veil.kms.store import KmsStore, load_or_create_master_key
+from veil.registration import SEAL_SUITE, SealedPart, SealKey
+from veil.trusted.crypto import hazmat
+from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.wiring.embedded import EmbeddedPlatform
 
 
@@ -90,6 +96,85 @@ def test_ls_enclaves_and_logs(veil: CliRunner, tmp_path: Path) -> None:
     assert any("cli/listed" in e["functions"] for e in enclaves)
     assert all(e["tee"] == "sim" and e["attestation"] for e in enclaves)
     assert "cold_start" in run(veil, "logs")
+
+
+@contextlib.contextmanager
+def edited_config(platform: EmbeddedPlatform, **changes: object) -> Iterator[Path]:
+    """client.json with `changes` (None deletes a field), restored afterwards."""
+    path = platform.data_dir / "client.json"
+    original = path.read_text()
+    config = json.loads(original)
+    for key, value in changes.items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
+    path.write_text(json.dumps(config))
+    try:
+        yield path
+    finally:
+        path.write_text(original)
+
+
+def test_the_client_config_pins_the_kms_seal_key_signed_by_the_kms_key(
+    veil: CliRunner, platform: EmbeddedPlatform
+) -> None:
+    run(veil, "ls")
+    config = json.loads((platform.data_dir / "client.json").read_text())
+    published = httpx.get(f"{platform.trust_url}/v1/keys").json()
+    assert config["kms_seal_key"] == published["kms_seal_key"]
+    SealKey.from_json(config["kms_seal_key"], VerifyKey(bytes.fromhex(config["kms_key"])))
+
+
+def test_a_config_pinned_before_seal_keys_pins_the_seal_key_on_its_next_use(
+    veil: CliRunner, platform: EmbeddedPlatform, tmp_path: Path
+) -> None:
+    run(veil, "ls")
+    with edited_config(platform, kms_seal_key=None) as path:
+        project = tmp_path / "later"
+        run(veil, "new", "later", "--dir", str(project))
+        assert "pinned the KMS seal key" in run(veil, "deploy", str(project))
+        assert json.loads(path.read_text())["kms_seal_key"] is not None
+
+
+def test_a_seal_key_the_pinned_kms_key_did_not_sign_is_refused(
+    veil: CliRunner, platform: EmbeddedPlatform, tmp_path: Path
+) -> None:
+    """A seal key swapped in the config (or by whoever answered the KMS URL) would let its
+    owner open every code key and secret the tenant deploys: no deploy with it."""
+    run(veil, "ls")
+    impostor = SealKey.signed(hazmat.HpkePrivateKey.generate(SEAL_SUITE), SigningKey.generate())
+    project = tmp_path / "guarded"
+    run(veil, "new", "guarded", "--dir", str(project))
+    with edited_config(platform, kms_seal_key=impostor.to_json()):
+        out = run(veil, "deploy", str(project), code=1)
+    assert "BadSignature" in out
+
+
+def test_deploy_seals_secrets_to_the_kms(
+    veil: CliRunner, platform: EmbeddedPlatform, tmp_path: Path
+) -> None:
+    project = tmp_path / "withsecrets"
+    run(veil, "new", "withsecrets", "--dir", str(project))
+    (tmp_path / "key.pem").write_bytes(b"-----a key from a file-----")
+    run(
+        veil,
+        "deploy",
+        str(project),
+        *("--secret", "token=s3cr3t-value", "--secret", f"pem=@{tmp_path / 'key.pem'}"),
+    )
+    store = KmsStore(
+        platform.data_dir / "kms.sqlite3",
+        load_or_create_master_key(platform.data_dir / "kms-master.key"),
+    )
+    row = store.function("cli/withsecrets")
+    store.close()
+    assert row is not None
+    assert SealedPart.from_bytes(row.secrets).secrets == {
+        "token": b"s3cr3t-value",
+        "pem": b"-----a key from a file-----",
+    }
+    assert "NAME=VALUE" in run(veil, "deploy", str(project), "--secret", "novalue", code=2)
 
 
 def test_unknown_function_is_a_clear_error(veil: CliRunner) -> None:

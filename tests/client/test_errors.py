@@ -5,7 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from veil.client.errors import GatewayError, check
+from tests.conftest import echo_bundle
+from veil.attestation.policy import Policy
+from veil.client.errors import GatewayError, SealKeyNotPinned, check
+from veil.client.sdk import Client
+from veil.client.trust import TrustAnchors
+from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.errors import BadSignature, MalformedMessage
 
 
@@ -42,3 +47,12 @@ def test_an_answer_that_is_not_json_is_a_gateway_error() -> None:
     with pytest.raises(GatewayError) as err:
         check(httpx.Response(502, content=b"<html>bad gateway</html>"))
     assert (err.value.status, err.value.kind) == (502, "HTTPError")
+
+
+def test_a_deploy_without_the_pinned_seal_key_is_refused_before_anything_is_sent() -> None:
+    """Nothing to seal the code key and secrets to: the SDK refuses rather than send them."""
+    trust = TrustAnchors(SigningKey.generate().public, ())
+    with Client("http://127.0.0.1:9", trust) as client, pytest.raises(SealKeyNotPinned):
+        client.deploy(
+            echo_bundle(), tenant="acme", key=SigningKey.generate(), policy=Policy.development()
+        )

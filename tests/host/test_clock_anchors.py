@@ -54,7 +54,7 @@ def test_an_enclave_refusing_for_its_clock_is_re_anchored_and_the_request_retrie
     echo = platform.deploy(echo_bundle())
     registry = Registry(tmp_path / "registry.sqlite3")
     entry = Entry(echo.record.name, echo.record.digest, echo.record_bytes, echo.record.version)
-    registry.put(entry, echo.signed_bundle)
+    registry.put(entry, echo.sealed_bundle)
     config = PoolConfig(stem_cells=1, max_workers=1, anchor_every_s=3600)
 
     async def main() -> tuple[bytes, list[dict[str, object]]]:

@@ -21,7 +21,8 @@ from veil.attestation.policy import Policy
 from veil.client.errors import GatewayError
 from veil.client.invoke import seal
 from veil.client.sdk import AsyncClient, Client, deploy_body
-from veil.trusted.bundle import Bundle, Manifest, SignedBundle
+from veil.trusted.bundle import Bundle, Manifest, SealedBundle, SignedBundle
+from veil.trusted.crypto import recipes
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.errors import BadSignature, MalformedMessage
 from veil.wiring.embedded import EmbeddedPlatform
@@ -181,7 +182,9 @@ def test_unknown_function_is_404(running: EmbeddedPlatform, client: Client) -> N
 
 def test_deploy_signed_by_a_stranger_is_refused(running: EmbeddedPlatform, client: Client) -> None:
     stranger = SigningKey.generate()
-    body = deploy_body(echo_bundle(), "acme", stranger, Policy.development())
+    seal_key = client.trust.kms_seal_key
+    assert seal_key is not None
+    body = deploy_body(echo_bundle(), "acme", stranger, Policy.development(), seal_key=seal_key)
     with pytest.raises(BadSignature):
         client._call("POST", "/v1/functions", content=body)
     assert client.functions() == []
@@ -199,11 +202,25 @@ def test_bundle_signed_by_another_key_than_the_registration_is_refused(
     running: EmbeddedPlatform, client: Client
 ) -> None:
     bundle = echo_bundle()
-    good = cbor2.loads(deploy_body(bundle, "acme", running.tenant_key, Policy.development()))
-    good["bundle"] = SignedBundle.sign(bundle, SigningKey.generate()).to_bytes()
+    seal_key = client.trust.kms_seal_key
+    assert seal_key is not None
+    good = cbor2.loads(
+        deploy_body(bundle, "acme", running.tenant_key, Policy.development(), seal_key=seal_key)
+    )
+    resigned = SignedBundle.sign(bundle, SigningKey.generate())
+    good["bundle"] = SealedBundle.seal(resigned, recipes.new_symmetric_key()).to_bytes()
     response = httpx.post(f"{running.gateway_url}/v1/functions", content=cbor2.dumps(good))
     assert (response.status_code, response.json()["error"]) == (403, "BundleRefused")
     assert client.functions() == []
+
+
+def test_a_deploy_without_a_registration_is_malformed(running: EmbeddedPlatform) -> None:
+    """One way to deploy: a KMS record in place of the tenant-signed registration (the old
+    record-only path) is refused, whoever signed the record."""
+    sealed = SealedBundle.seal(SignedBundle.sign(echo_bundle(), running.tenant_key), bytes(32))
+    body = cbor2.dumps({"bundle": sealed.to_bytes(), "record": b"a signed record"})
+    response = httpx.post(f"{running.gateway_url}/v1/functions", content=body)
+    assert (response.status_code, response.json()["error"]) == (400, "MalformedMessage")
 
 
 def test_garbage_deploy_is_400(running: EmbeddedPlatform) -> None:

@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import cbor2
 import httpx
 import pytest
 
@@ -23,7 +22,6 @@ from veil.host.dispatcher import Dispatcher
 from veil.host.gateway.records import FreshRecords
 from veil.host.pool import PoolConfig
 from veil.kms.server import trust_app
-from veil.trusted.bundle import SignedBundle
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.wire.records import FunctionRecord
 from veil.wiring.direct import DirectPlatform
@@ -100,19 +98,6 @@ def test_with_the_registry_failing_the_kms_still_answers_for_known_and_unknown_n
     assert gateway.record().version == 1
     answer = httpx.get(f"{gateway.url}/v1/functions/acme/nope")
     assert (answer.status_code, answer.json()["error"]) == (404, "UnknownFunctionName")
-
-
-def test_a_replayed_deploy_of_an_older_record_is_409(gateway: Gateway) -> None:
-    """The record-only deploy path: the registry refuses to go back (`StaleDeploy`)."""
-    first = gateway.platform.deploy(echo_bundle())
-    gateway.platform.deploy(echo_bundle(capture_logs=True))
-    newer = gateway.platform.deploy(echo_bundle())
-    signed = SignedBundle.sign(echo_bundle(), gateway.platform.tenant_key).to_bytes()
-    for record in (newer, first):
-        body = cbor2.dumps({"bundle": signed, "record": record.record_bytes})
-        answer = httpx.post(f"{gateway.url}/v1/functions", content=body)
-    assert (answer.status_code, answer.json()["error"]) == (409, "StaleDeploy")
-    assert gateway.record().version == newer.record.version
 
 
 def test_fresh_records_fetch_again_only_after_half_the_validity(platform: DirectPlatform) -> None:

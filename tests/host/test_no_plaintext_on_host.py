@@ -1,5 +1,6 @@
 """The host sees metadata and ciphertext only: a known marker input never appears in the
-gateway's memory or logs, and neither does the function's private key."""
+gateway's memory or logs, and neither do the function's private key, its code, its code key
+or its secrets."""
 
 from __future__ import annotations
 
@@ -13,14 +14,18 @@ import cbor2
 import httpx
 import pytest
 
+from tests.conftest import marked_bundle
 from veil.client.build.scaffold import WASM_MODULE
 from veil.kms.store import KmsStore, load_or_create_master_key
+from veil.registration import SealedPart
 from veil.trusted.bundle import Bundle, Manifest
 from veil.trusted.crypto import recipes
 from veil.trusted.wire.envelope import Envelope, Metadata
 from veil.wiring.embedded import EmbeddedPlatform
 
 MARKER = b"VEIL-MARKER-7f3a9c2e51d84b06-DO-NOT-LEAK"
+CODE = b"VEIL-CODE-MARKER-0d5e8a41c7f9-ONLY-IN-THE-SOURCE"
+SECRET = b"VEIL-SECRET-b26f1c08e3a7-ONLY-IN-THE-KMS"
 
 
 def hello_bundle() -> Bundle:
@@ -50,16 +55,24 @@ def test_marker_and_keys_never_reach_gateway_memory_or_logs(tmp_path: Path) -> N
     try:
         with platform.client() as client:
             platform.deploy(client, hello_bundle())
+            platform.deploy(client, marked_bundle("acme/marked", CODE), {"token": SECRET})
             for _ in range(20):
                 assert client.invoke("acme/hello", MARKER).output == b"hello, " + MARKER
+            assert client.invoke("acme/marked", b"").output == CODE
             events = repr(client.events()).encode()
         store = KmsStore(
             tmp_path / "data/kms.sqlite3",
             load_or_create_master_key(tmp_path / "data/kms-master.key"),
         )
-        row = store.function("acme/hello")
-        assert row is not None
-        secrets = {"marker": MARKER, "function private key": row.private_key}
+        row, marked = store.function("acme/hello"), store.function("acme/marked")
+        assert row is not None and marked is not None
+        secrets = {
+            "marker": MARKER,
+            "function private key": row.private_key,
+            "code in the bundle": CODE,
+            "tenant secret": SECRET,
+            "code key": SealedPart.from_bytes(marked.secrets).code_key,
+        }
         assert platform.gateway_proc is not None
         dump = b"".join(process_memory(platform.gateway_proc.pid))
         assert len(dump) > 10_000_000, "the dump should cover the whole gateway process"

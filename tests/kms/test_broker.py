@@ -21,12 +21,13 @@ from veil.kms.errors import (
     WrongKms,
 )
 from veil.kms.store import KmsStore, load_or_create_master_key
+from veil.registration import Registration
 from veil.trusted.attest.sim import measurement
-from veil.trusted.crypto import hazmat
+from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.errors import BadSignature, DecryptionFailed, MalformedMessage
-from veil.trusted.wire.records import FunctionRecord, Registration
+from veil.trusted.wire.records import FunctionRecord
 from veil.wiring.direct import Deployed, DirectPlatform
 
 
@@ -35,7 +36,9 @@ def test_another_tenants_function_key_is_refused(platform: DirectPlatform) -> No
     platform.kms.register_tenant("rival", rival.public)
     theirs = echo_bundle("rival/secret-fn")
     platform.kms.register_function(
-        Registration("rival", "rival/secret-fn", theirs.digest, Policy.development()).sign(rival)
+        Registration("rival", "rival/secret-fn", theirs.digest, Policy.development()).sign(
+            rival, platform.kms.seal_key
+        )
     )
     enclave = platform.start_enclave()
     mine = echo_bundle("acme/echo").digest
@@ -46,20 +49,22 @@ def test_another_tenants_function_key_is_refused(platform: DirectPlatform) -> No
 def test_tenant_cannot_register_in_another_namespace(platform: DirectPlatform) -> None:
     reg = Registration("acme", "rival/fn", bytes(32), Policy.development())
     with pytest.raises(NamespaceViolation):
-        platform.kms.register_function(reg.sign(platform.tenant_key))
+        platform.kms.register_function(reg.sign(platform.tenant_key, platform.kms.seal_key))
 
 
 def test_registration_signed_by_another_key_is_refused(platform: DirectPlatform) -> None:
     reg = Registration("acme", "acme/fn", bytes(32), Policy.development())
     with pytest.raises(BadSignature):
-        platform.kms.register_function(reg.sign(SigningKey.generate()))
+        platform.kms.register_function(reg.sign(SigningKey.generate(), platform.kms.seal_key))
 
 
 def test_unknown_tenant_is_refused(platform: DirectPlatform) -> None:
     key = SigningKey.generate()
     with pytest.raises(UnknownTenant):
         platform.kms.register_function(
-            Registration("nobody", "nobody/fn", bytes(32), Policy.development()).sign(key)
+            Registration("nobody", "nobody/fn", bytes(32), Policy.development()).sign(
+                key, platform.kms.seal_key
+            )
         )
 
 
@@ -94,7 +99,9 @@ def test_production_kms_refuses_sim_policies(tmp_path: Path) -> None:
     kms.register_tenant("acme", tenant.public)
     with pytest.raises(SimRefusedInProduction):
         kms.register_function(
-            Registration("acme", "acme/f", bytes(32), Policy.development()).sign(tenant)
+            Registration("acme", "acme/f", bytes(32), Policy.development()).sign(
+                tenant, kms.seal_key
+            )
         )
 
 
@@ -156,6 +163,7 @@ def test_restarted_kms_serves_the_same_functions_with_the_same_keys(tmp_path: Pa
     )
     restarted = KeyBroker(store, [platform.verifier.key.public])
     assert restarted.public_key == platform.kms.public_key
+    assert restarted.seal_key == platform.kms.seal_key
     assert restarted.function_record(deployed.record.name) == deployed.record_bytes
     platform.kms = restarted
     enclave = platform.start_enclave()
@@ -171,6 +179,37 @@ def test_private_keys_are_not_stored_in_the_clear(tmp_path: Path) -> None:
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("kms.sqlite3*"))
     assert private.private_key not in raw
     assert b"hunter2-very-secret" not in raw
+    assert deployed.code_key not in raw
+    assert platform.kms._seal.to_bytes() not in raw
+
+
+def test_the_grant_carries_the_deploys_code_key_and_the_secrets(
+    platform: DirectPlatform,
+) -> None:
+    from veil.trusted.wire.records import GrantedKeys, KeyGrant, grant_info
+
+    deployed = platform.deploy(echo_bundle(), secrets={"api-token": b"hunter2"})
+    enclave = platform.start_enclave()
+    record = deployed.record
+    grant = KeyGrant.verify(
+        platform.kms.release(enclave.key_request(record.name, record.digest)),
+        platform.kms.public_key,
+    )
+    info = grant_info(record.name, record.digest, enclave.key_id)
+    keys = GrantedKeys.from_bytes(recipes.open_grant(enclave._hpke, grant.sealed, info))
+    assert keys.code_key == deployed.code_key
+    assert keys.secrets == {"api-token": b"hunter2"}
+
+
+def test_a_redeploy_releases_the_new_deploys_code_key(platform: DirectPlatform) -> None:
+    """Each deploy seals its bundle under a fresh key; only the newest opens in an enclave."""
+    first = platform.deploy(echo_bundle())
+    second = platform.deploy(echo_bundle())
+    assert first.code_key != second.code_key
+    enclave = platform.start_enclave()
+    with pytest.raises(DecryptionFailed):
+        platform.provision(enclave, first)
+    platform.provision(enclave, second)
 
 
 def test_row_copied_onto_another_function_does_not_open(tmp_path: Path) -> None:
@@ -203,13 +242,13 @@ def test_function_record_is_signed_by_the_kms(platform: DirectPlatform, echo: De
 
 def test_replayed_old_registration_cannot_roll_a_function_back(platform: DirectPlatform) -> None:
     old = Registration("acme", "acme/echo", echo_bundle().digest, Policy.development()).sign(
-        platform.tenant_key
+        platform.tenant_key, platform.kms.seal_key
     )
     platform.kms.register_function(old)
     newer = echo_bundle("acme/echo", capture_logs=True)
     platform.kms.register_function(
         Registration("acme", "acme/echo", newer.digest, Policy.development()).sign(
-            platform.tenant_key
+            platform.tenant_key, platform.kms.seal_key
         )
     )
     with pytest.raises(StaleRegistration):
@@ -231,4 +270,4 @@ def test_registration_outside_the_time_window_is_refused(platform: DirectPlatfor
         issued_us=int(time.time() * 1_000_000) - 3_600_000_000,
     )
     with pytest.raises(StaleRegistration):
-        platform.kms.register_function(stale.sign(platform.tenant_key))
+        platform.kms.register_function(stale.sign(platform.tenant_key, platform.kms.seal_key))

@@ -24,12 +24,13 @@ from veil.client.invoke import open_response, seal
 from veil.kms.errors import DigestNotRegistered, RemoteError, UnknownFunctionName, UnknownTenant
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
 from veil.kms.server import MAX_BODY, trust_app
+from veil.registration import Registration, SealKey
 from veil.trusted.attest.sim import TEE
 from veil.trusted.clock import CONTEXT
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.errors import BadSignature, MalformedMessage
-from veil.trusted.wire.records import FunctionRecord, Registration
+from veil.trusted.wire.records import FunctionRecord
 from veil.trusted.wire.signed import open_document
 from veil.wiring.direct import Deployed, DirectPlatform
 
@@ -101,23 +102,38 @@ def test_a_registered_tenant_registers_a_function_and_its_record_is_served(
     served.remote.register_tenant("beta", tenant.public, ADMIN)
     bundle = echo_bundle("beta/echo")
     registration = Registration("beta", "beta/echo", bundle.digest, Policy.development())
-    record_bytes = served.remote.register_function(registration.sign(tenant))
+    record_bytes = served.remote.register_function(
+        registration.sign(tenant, served.remote.seal_key)
+    )
     record = FunctionRecord.verify(record_bytes, served.remote.public_key)
     assert (record.name, record.digest, record.version) == ("beta/echo", bundle.digest, 1)
     assert served.remote.function_record("beta/echo") == record_bytes
     assert httpx.get(f"{served.url}/v1/functions").json() == ["beta/echo"]
 
 
+def test_the_seal_key_is_published_beside_the_kms_key_and_signed_by_it(served: Served) -> None:
+    published = httpx.get(f"{served.url}/v1/keys").json()["kms_seal_key"]
+    key = SealKey.from_json(published, served.remote.public_key)
+    assert key == served.platform.kms.seal_key
+    assert key.suite.value == "mlkem768-x25519"
+    with pytest.raises(BadSignature):
+        SealKey.from_json(published, SigningKey.generate().public)
+
+
 def test_a_registration_from_an_unknown_tenant_is_refused_as_such(served: Served) -> None:
     registration = Registration("nobody", "nobody/fn", bytes(32), Policy.development())
     with pytest.raises(UnknownTenant):
-        served.remote.register_function(registration.sign(SigningKey.generate()))
+        served.remote.register_function(
+            registration.sign(SigningKey.generate(), served.remote.seal_key)
+        )
 
 
 def test_a_registration_signed_by_another_key_is_refused(served: Served) -> None:
     registration = Registration("acme", "acme/fn", bytes(32), Policy.development())
     with pytest.raises(BadSignature):
-        served.remote.register_function(registration.sign(SigningKey.generate()))
+        served.remote.register_function(
+            registration.sign(SigningKey.generate(), served.remote.seal_key)
+        )
 
 
 def test_the_record_of_an_unknown_function_is_a_404(served: Served) -> None:
@@ -132,7 +148,7 @@ def test_an_enclave_attested_over_http_gets_keys_that_serve_an_invocation(
 ) -> None:
     enclave = served.attested_enclave()
     grant = served.remote.release(enclave.key_request(echo.record.name, echo.record.digest))
-    enclave.install(echo.signed_bundle, grant)
+    enclave.install(echo.sealed_bundle, grant)
     request = seal(echo.record, b"released over http", enclave=enclave.key_id)
     invocation = open_response(request, enclave.handle(request.envelope), served.platform.trust)
     assert invocation.output == b"released over http"

@@ -12,10 +12,11 @@ from veil.attestation.policy import Policy
 from veil.kms.broker import KeyBroker
 from veil.kms.errors import DigestNotRegistered
 from veil.kms.store import KmsStore, load_or_create_master_key
+from veil.registration import Registration
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.errors import DecryptionFailed
-from veil.trusted.wire.records import FunctionRecord, KeyGrant, Registration, grant_info
+from veil.trusted.wire.records import FunctionRecord, KeyGrant, grant_info
 from veil.wiring.direct import Deployed, DirectPlatform
 
 
@@ -38,7 +39,7 @@ def registered(kms: KeyBroker, tenant_key: SigningKey) -> FunctionRecord:
     kms.register_tenant("acme", tenant_key.public)
     registration = Registration("acme", "acme/echo", echo_bundle().digest, Policy.development())
     return FunctionRecord.verify(
-        kms.register_function(registration.sign(tenant_key)), kms.public_key
+        kms.register_function(registration.sign(tenant_key, kms.seal_key)), kms.public_key
     )
 
 

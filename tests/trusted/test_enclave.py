@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from tests.conftest import echo_bundle
 from veil.client.invoke import open_response, seal
 from veil.kms.errors import DigestNotRegistered
-from veil.trusted.bundle import Bundle, BundleRefused, Manifest, SignedBundle
+from veil.trusted import bundle as bundle_module
+from veil.trusted.bundle import Bundle, BundleRefused, Manifest, SealedBundle, SignedBundle
+from veil.trusted.crypto import recipes
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import (
     Enclave,
@@ -209,7 +211,7 @@ def test_key_grant_for_another_enclave_is_refused(platform: DirectPlatform, echo
     a, b = platform.start_enclave(), platform.start_enclave()
     grant_for_a = platform.kms.release(a.key_request(echo.record.name, echo.record.digest))
     with pytest.raises(GrantRefused):
-        b.install(echo.signed_bundle, grant_for_a)
+        b.install(echo.sealed_bundle, grant_for_a)
 
 
 def test_key_grant_forged_by_the_host_is_refused(platform: DirectPlatform, echo: Deployed) -> None:
@@ -222,15 +224,30 @@ def test_key_grant_forged_by_the_host_is_refused(platform: DirectPlatform, echo:
     )
     forged = dataclasses.replace(grant).sign(SigningKey.generate())
     with pytest.raises(BadSignature):
-        enclave.install(echo.signed_bundle, forged)
+        enclave.install(echo.sealed_bundle, forged)
 
 
 def test_bundle_swapped_by_the_host_is_refused(platform: DirectPlatform, echo: Deployed) -> None:
+    """The host holds no code key, so code it seals does not open; and code that does open
+    (sealed under the deploy's key, naming the registered digest) must have that digest."""
     enclave = platform.start_enclave()
     grant = platform.kms.release(enclave.key_request(echo.record.name, echo.record.digest))
     evil = Bundle(Manifest(echo.record.name, "1"), echo_bundle().code + b"\x00")
-    with pytest.raises(BundleRefused):
-        enclave.install(SignedBundle.sign(evil, platform.tenant_key).to_bytes(), grant)
+    signed = SignedBundle.sign(evil, platform.tenant_key)
+    with pytest.raises(DecryptionFailed):
+        enclave.install(SealedBundle.seal(signed, recipes.new_symmetric_key()).to_bytes(), grant)
+    aad = bundle_module._code_aad(evil.manifest, echo.record.digest)
+    opens = SealedBundle(
+        evil.manifest,
+        echo.record.digest,
+        recipes.seal_code(echo.code_key, evil.code, aad),
+        signed.signer,
+        signed.signature,
+    )
+    with pytest.raises(BundleRefused, match="digest"):
+        enclave.install(opens.to_bytes(), grant)
+    platform.provision(enclave, echo)
+    still_serves(platform, enclave, echo)
 
 
 def test_bundle_digest_that_is_not_registered_gets_no_keys(

@@ -72,11 +72,11 @@ def test_metadata_rewritten_to_the_version_held_does_not_open(
 def test_a_grant_for_an_older_version_is_refused(platform: DirectPlatform, echo: Deployed) -> None:
     enclave = platform.start_enclave()
     old_grant = grant(platform, enclave, echo)
-    enclave.install(echo.signed_bundle, old_grant)
+    enclave.install(echo.sealed_bundle, old_grant)
     v2 = redeploy(platform)
     platform.provision(enclave, v2)
     with pytest.raises(RollbackRefused):
-        enclave.install(echo.signed_bundle, old_grant)
+        enclave.install(echo.sealed_bundle, old_grant)
     assert serves(platform, enclave, v2) == b"still here"
 
 
@@ -89,7 +89,7 @@ def test_a_grant_for_the_same_version_with_other_code_is_refused(
     twin = dataclasses.replace(record, digest=echo_bundle(capture_logs=True).digest)
     forged = dataclasses.replace(other, record=twin.sign(platform.kms._key))
     with pytest.raises(RollbackRefused):
-        enclave.install(echo.signed_bundle, forged.sign(platform.kms._key))
+        enclave.install(echo.sealed_bundle, forged.sign(platform.kms._key))
     assert serves(platform, enclave, echo) == b"still here"
 
 
@@ -97,7 +97,7 @@ def test_an_expired_grant_is_refused_at_install(platform: DirectPlatform, echo: 
     enclave = platform.start_enclave()
     platform.kms.grant_ttl_ms = 0
     with pytest.raises(GrantExpired):
-        enclave.install(echo.signed_bundle, grant(platform, enclave, echo))
+        enclave.install(echo.sealed_bundle, grant(platform, enclave, echo))
     assert enclave.functions() == {}
 
 

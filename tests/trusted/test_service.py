@@ -10,9 +10,8 @@ import pytest
 
 from tests.conftest import echo_bundle
 from veil.client.invoke import open_response, seal
-from veil.trusted.bundle import BundleRefused
 from veil.trusted.enclave import Enclave, NotAttested
-from veil.trusted.errors import MalformedMessage
+from veil.trusted.errors import DecryptionFailed, MalformedMessage
 from veil.trusted.service import OPS, EnclaveService
 from veil.wiring.direct import Deployed, DirectPlatform
 
@@ -48,7 +47,7 @@ def relay_keys(platform: DirectPlatform, service: EnclaveService, deployed: Depl
     )
     grant = platform.kms.release(request)
     installed = cbor2.loads(
-        service.handle("install", {"bundle": deployed.signed_bundle, "grant": grant})
+        service.handle("install", {"bundle": deployed.sealed_bundle, "grant": grant})
     )
     assert installed["install_ms"] > 0
 
@@ -122,11 +121,12 @@ def test_an_argument_of_the_wrong_shape_is_malformed(
 def test_a_grant_for_another_function_bundle_is_refused(
     platform: DirectPlatform, service: EnclaveService, echo: Deployed
 ) -> None:
+    """The other function's code is sealed under its own code key: it does not open."""
     other = platform.deploy(echo_bundle("acme/other"))
     relay_attestation(platform, service)
     relay_time(platform, service)
     request = service.handle("key_request", {"fn": echo.record.name, "digest": echo.record.digest})
     grant = platform.kms.release(request)
-    with pytest.raises(BundleRefused):
-        service.handle("install", {"bundle": other.signed_bundle, "grant": grant})
+    with pytest.raises(DecryptionFailed):
+        service.handle("install", {"bundle": other.sealed_bundle, "grant": grant})
     assert cbor2.loads(service.handle("info", b""))["functions"] == []

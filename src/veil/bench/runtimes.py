@@ -32,7 +32,8 @@ from veil.bench.harness import Metric, percentile, timings_us
 from veil.client.build import build, read_project
 from veil.client.build.python import python_code
 from veil.client.invoke import seal
-from veil.trusted.bundle import Bundle, SignedBundle
+from veil.trusted.bundle import Bundle, SealedBundle, SignedBundle
+from veil.trusted.crypto import recipes
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.loader import load_sandbox
@@ -55,16 +56,20 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def _veil_build(src_dir: Path) -> tuple[Bundle, float]:
-    """`veil build` then `veil deploy`'s signing, timed from the project directory to the bytes.
+    """`veil build` then `veil deploy`'s signing and sealing, timed from the project to the bytes.
 
     `build` is the function the CLI calls (veil.toml, then the runtime's
     builder, Python's hermetic tracer and JavaScript's load check included).
     """
     start = time.perf_counter()
     bundle = build(src_dir, TENANT)
-    signed = SignedBundle.sign(bundle, _SIGNER).to_bytes()
+    code_key = recipes.new_symmetric_key()
+    sealed = SealedBundle.seal(SignedBundle.sign(bundle, _SIGNER), code_key).to_bytes()
     elapsed = time.perf_counter() - start
-    assert SignedBundle.from_bytes(signed).bundle == bundle
+    opened = SealedBundle.from_bytes(sealed).open(
+        code_key, digest=bundle.digest, signer=_SIGNER.public
+    )
+    assert opened == bundle
     return bundle, elapsed
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from veil.client.keys import load_key
 from veil.client.trust import TrustAnchors
+from veil.registration import SealKey
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.wiring.services import DEFAULT_GATEWAY_PORT, DEFAULT_TRUST_PORT
 
@@ -25,6 +26,8 @@ class ClientConfig:
     gateway: str = f"http://127.0.0.1:{DEFAULT_GATEWAY_PORT}"
     kms: str = f"http://127.0.0.1:{DEFAULT_TRUST_PORT}"
     kms_key: str | None = None
+    kms_seal_key: dict[str, str] | None = None
+    """`veil.registration.SealKey` as JSON: deploys seal code keys and secrets to it."""
     verifier_keys: list[str] = field(default_factory=list)
     allow_sim: bool = True
 
@@ -47,10 +50,14 @@ class ClientConfig:
         return self.kms_key is not None
 
     def trust(self) -> TrustAnchors:
+        """The pinned keys; the seal key is checked against the pinned KMS key on every load."""
         if self.kms_key is None:
             raise NotInitialised("no KMS key pinned yet")
+        kms_key = VerifyKey(bytes.fromhex(self.kms_key))
+        seal = self.kms_seal_key
         return TrustAnchors(
-            VerifyKey(bytes.fromhex(self.kms_key)),
+            kms_key,
             tuple(VerifyKey(bytes.fromhex(k)) for k in self.verifier_keys),
             allow_sim=self.allow_sim,
+            kms_seal_key=None if seal is None else SealKey.from_json(seal, kms_key),
         )

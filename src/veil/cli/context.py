@@ -70,14 +70,26 @@ def build_warnings() -> Iterator[None]:
 
 
 def load_config(*, pin: bool = True) -> ClientConfig:
-    """The tenant config; pins the KMS and verifier keys on first contact (and says so)."""
+    """The tenant config; pins the KMS and verifier keys on first contact (and says so).
+
+    A config pinned before the KMS had a seal key gets it now, accepted only
+    if the KMS key pinned earlier signed it.
+    """
     config = ClientConfig.load(state.data_dir)
     if pin and not config.pinned:
         with RemoteTrust(config.kms) as remote:
             keys = remote.keys()
         config.kms_key, config.verifier_keys = keys["kms_key"], keys["verifier_keys"]
+        config.kms_seal_key = keys["kms_seal_key"]
+        config.trust()  # the seal key must be signed by the KMS key just pinned
         config.save(state.data_dir)
         err.print(f"pinned KMS key {keys['kms_key'][:16]}… from {config.kms} (trust on first use)")
+    elif pin and config.kms_seal_key is None:
+        with RemoteTrust(config.kms) as remote:
+            config.kms_seal_key = remote.keys()["kms_seal_key"]
+        config.trust()
+        config.save(state.data_dir)
+        err.print("pinned the KMS seal key (signed by the KMS key pinned before)")
     return config
 
 

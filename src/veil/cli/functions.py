@@ -71,16 +71,25 @@ def build(
 def deploy(
     path: Annotated[Path, typer.Argument(help="project directory or .bundle file")] = Path("."),
     policy: Annotated[str, typer.Option(help="dev (accepts the sim TEE) or hardware")] = "dev",
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=VALUE or NAME=@file, sealed to the KMS (repeatable)"),
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Sign a bundle with the tenant key, register it with the KMS, upload it."""
+    """Sign a bundle, seal its code and secrets, register it with the KMS, upload it."""
     with human_errors():
         config = load_config()
+        secrets = _secrets(secret or [])
         bundle = _build(path, config.tenant)
         chosen = Policy.development() if policy == "dev" else Policy()
         with gateway_client(config) as client, err.status("deploying …"):
             record = client.deploy(
-                bundle, tenant=config.tenant, key=config.tenant_key(state.data_dir), policy=chosen
+                bundle,
+                tenant=config.tenant,
+                key=config.tenant_key(state.data_dir),
+                policy=chosen,
+                secrets=secrets,
             )
     if json_:
         emit_json({"name": record.name, "version": record.version, "digest": record.digest.hex()})
@@ -90,6 +99,17 @@ def deploy(
     )
     for warning in chosen.warnings():
         err.print(f"[yellow]⚠ {warning}[/]")
+
+
+def _secrets(options: list[str]) -> dict[str, bytes]:
+    """`--secret NAME=VALUE` / `NAME=@file` options as the secrets map."""
+    secrets = {}
+    for option in options:
+        name, eq, value = option.partition("=")
+        if not name or not eq:
+            raise typer.BadParameter(f"--secret {option!r} is not NAME=VALUE or NAME=@file")
+        secrets[name] = _read_data(value)
+    return secrets
 
 
 def _read_data(data: str | None) -> bytes:

@@ -27,6 +27,11 @@ class GatewayError(Exception):
         """The gateway's `Retry-After`, in seconds, if it sent one."""
 
 
+class SealKeyNotPinned(ValueError):
+    """A deploy from a client whose trust anchors lack the KMS seal key: the code key and
+    secrets would have nothing to be sealed to (pin it from the KMS's `/v1/keys`)."""
+
+
 class GatewayUnavailable(ConnectionError):
     """No gateway answers at the client's URL."""
 

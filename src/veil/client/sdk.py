@@ -27,18 +27,19 @@ import cbor2
 import httpx
 
 from veil.attestation.policy import Policy
-from veil.client.errors import GatewayError, GatewayUnavailable, check
+from veil.client.errors import GatewayError, GatewayUnavailable, SealKeyNotPinned, check
 from veil.client.invoke import Invocation, SealedRequest, open_response, seal
 from veil.client.records import RecordBook, StaleRecord
 from veil.client.retry import Backoff, OnRetry, reseal
 from veil.client.trust import TrustAnchors
-from veil.trusted.bundle import Bundle, SignedBundle
+from veil.registration import Registration, SealKey
+from veil.trusted.bundle import Bundle, SealedBundle, SignedBundle
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import StaleVersion
 from veil.trusted.errors import MalformedMessage
 from veil.trusted.wire.envelope import ENCLAVE_ID_SIZE
-from veil.trusted.wire.records import FunctionRecord, Registration
+from veil.trusted.wire.records import FunctionRecord
 
 CBOR = "application/cbor"
 MAX_RESEALS = 3
@@ -55,16 +56,27 @@ def deploy_body(
     key: SigningKey,
     policy: Policy,
     suite: hazmat.Suite | None = None,
+    *,
+    seal_key: SealKey,
+    secrets: dict[str, bytes] | None = None,
 ) -> bytes:
+    """A deploy: the signed registration and the bundle, its code sealed under a fresh code key.
+
+    The code key and `secrets` travel only inside the registration, sealed
+    to the KMS's `seal_key`; the host sees the manifest, digest and sizes.
+    """
     registration = Registration(
         tenant,
         bundle.manifest.name,
         bundle.digest,
         policy,
         suite or hazmat.Suite(bundle.manifest.suite),
-    ).sign(key)
-    signed = SignedBundle.sign(bundle, key).to_bytes()
-    return cbor2.dumps({"registration": registration, "bundle": signed})
+        secrets or {},
+    )
+    sealed = SealedBundle.seal(SignedBundle.sign(bundle, key), registration.code_key)
+    return cbor2.dumps(
+        {"registration": registration.sign(key, seal_key), "bundle": sealed.to_bytes()}
+    )
 
 
 class _Base:
@@ -104,6 +116,20 @@ class _Base:
         if refused == record.version:
             raise exc
         return record.version
+
+    def _deploy_body(
+        self,
+        bundle: Bundle,
+        tenant: str,
+        key: SigningKey,
+        policy: Policy,
+        suite: hazmat.Suite | None,
+        secrets: dict[str, bytes] | None,
+    ) -> bytes:
+        if self.trust.kms_seal_key is None:
+            raise SealKeyNotPinned("deploying needs the KMS seal key in the trust anchors")
+        seal_key = self.trust.kms_seal_key
+        return deploy_body(bundle, tenant, key, policy, suite, seal_key=seal_key, secrets=secrets)
 
     def _unavailable(self) -> GatewayUnavailable:
         return GatewayUnavailable(self.url)
@@ -186,8 +212,10 @@ class Client(_Base):
         key: SigningKey,
         policy: Policy,
         suite: hazmat.Suite | None = None,
+        secrets: dict[str, bytes] | None = None,
     ) -> FunctionRecord:
-        body = deploy_body(bundle, tenant, key, policy, suite)
+        """Deploy `bundle`; `secrets` reach only the KMS and the function's enclaves."""
+        body = self._deploy_body(bundle, tenant, key, policy, suite, secrets)
         answer = self._call("POST", "/v1/functions", **self._deploy_args(body)).content
         return self.records.accept_deployed(answer, bundle, key.public)
 
@@ -296,8 +324,10 @@ class AsyncClient(_Base):
         key: SigningKey,
         policy: Policy,
         suite: hazmat.Suite | None = None,
+        secrets: dict[str, bytes] | None = None,
     ) -> FunctionRecord:
-        body = deploy_body(bundle, tenant, key, policy, suite)
+        """Deploy `bundle`; `secrets` reach only the KMS and the function's enclaves."""
+        body = self._deploy_body(bundle, tenant, key, policy, suite, secrets)
         response = await self._call("POST", "/v1/functions", **self._deploy_args(body))
         return self.records.accept_deployed(response.content, bundle, key.public)
 

@@ -1,10 +1,12 @@
-"""The bundle registry: untrusted storage of signed bundles and function records.
+"""The bundle registry: untrusted storage of sealed bundles and function records.
 
-Nothing here is trusted: enclaves check every bundle against the KMS-signed
-record and the tenant's signature, and clients pin records by the KMS key.
-The registry only has to remember; SQLite on disk makes it survive restarts.
-It refuses to go back: a version at or below the one it holds (`StaleDeploy`),
-so a replayed old deploy cannot make cold starts load an old version.
+Nothing here is trusted: enclaves open every bundle with the code key in
+their grant and check it against the KMS-signed record and the tenant's
+signature, and clients pin records by the KMS key. The code is ciphertext
+here (`SealedBundle`). The registry only has to remember; SQLite on disk
+makes it survive restarts. It refuses to go back: a version at or below the
+one it holds (`StaleDeploy`), so a replayed old deploy cannot make cold
+starts load an old version.
 """
 
 from __future__ import annotations
@@ -47,8 +49,11 @@ class Registry:
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
 
-    def put(self, entry: Entry, signed_bundle: bytes) -> None:
-        """Store `entry` as the function's current version; `StaleDeploy` if it is not newer."""
+    def put(self, entry: Entry, sealed_bundle: bytes) -> None:
+        """Store `entry` as the function's current version; `StaleDeploy` if it is not newer.
+
+        A redeploy of the same digest replaces its bundle: each deploy seals the code
+        under a fresh code key, and the KMS releases only the newest."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -58,7 +63,7 @@ class Registry:
                 if current is not None and entry.version <= current[0]:
                     raise StaleDeploy(f"version {entry.version} is not newer than {current[0]}")
                 self._db.execute(
-                    "INSERT OR IGNORE INTO bundles VALUES (?, ?)", (entry.digest, signed_bundle)
+                    "INSERT OR REPLACE INTO bundles VALUES (?, ?)", (entry.digest, sealed_bundle)
                 )
                 self._db.execute(
                     "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?)",

@@ -4,7 +4,8 @@ A function's HPKE private key is created here and leaves only inside a key
 grant: sealed to the HPKE key of one enclave whose attestation result (a)
 is signed by a verifier this KMS trusts, (b) binds this KMS's key, (c)
 satisfies the function's policy, and whose request names the registered
-bundle digest.
+bundle digest. The deploy's code key and the function's secrets arrive
+sealed to this KMS's seal key (`veil.registration`) and leave the same way.
 """
 
 from __future__ import annotations
@@ -28,23 +29,21 @@ from veil.kms.errors import (
     WrongKms,
 )
 from veil.kms.store import FunctionRow, KmsStore
+from veil.registration import (
+    MAX_REGISTRATION,
+    SEAL_SUITE,
+    SealedPart,
+    SealKey,
+    open_registration,
+)
 from veil.trusted import clock
 from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import MalformedMessage
 from veil.trusted.wire import cbor, signed
-from veil.trusted.wire.records import (
-    REGISTER_CONTEXT,
-    FunctionRecord,
-    GrantedKeys,
-    KeyGrant,
-    KeyRequest,
-    Registration,
-    grant_info,
-)
+from veil.trusted.wire.records import FunctionRecord, GrantedKeys, KeyGrant, KeyRequest, grant_info
 
 REGISTRATION_WINDOW_US: Final = 5 * 60 * 1_000_000
-MAX_REGISTRATION: Final = 256 * 1024
 log = logging.getLogger("veil.kms")
 
 
@@ -76,6 +75,14 @@ class KeyBroker:
             store.set_identity(self._key.to_bytes())
         else:
             self._key = SigningKey.from_bytes(raw)
+        sealed = store.seal_key()
+        if sealed is None:
+            self._seal = hazmat.HpkePrivateKey.generate(SEAL_SUITE)
+            store.set_seal_key(self._seal.to_bytes())
+        else:
+            self._seal = hazmat.HpkePrivateKey(SEAL_SUITE, sealed)
+        self.seal_key = SealKey.signed(self._seal, self._key)
+        """The key tenants seal registrations to (code keys, secrets); published, pinned."""
 
     @property
     def public_key(self) -> VerifyKey:
@@ -96,7 +103,10 @@ class KeyBroker:
         Every version gets a key pair of its own (the old one is dropped, no grace period), so
         a request sealed to an old record cannot open in an enclave holding the new version.
         """
-        reg, policy = self._parse_registration(registration)
+        reg = open_registration(registration, tenant_key=self._tenant_key, seal_key=self._seal)
+        if not reg.name.startswith(reg.tenant + "/"):
+            raise NamespaceViolation("function names must start with the tenant id and '/'")
+        policy = reg.policy
         if self.production and policy.allow_sim:
             raise SimRefusedInProduction("a production KMS refuses policies that accept sim")
         for warning in policy.warnings():
@@ -115,7 +125,7 @@ class KeyBroker:
                 cbor.encode(policy.to_obj()),
                 reg.suite.value,
                 hazmat.HpkePrivateKey.generate(reg.suite).to_bytes(),
-                cbor.encode(reg.secrets),
+                SealedPart(reg.code_key, reg.secrets).to_bytes(),
                 b"",
                 1 if old is None else old.version + 1,
                 reg.issued_us,
@@ -145,45 +155,11 @@ class KeyBroker:
         self._records[row.name] = (record, now_ms + self.record_validity_ms // 2)
         return record
 
-    def _parse_registration(self, data: bytes) -> tuple[Registration, Policy]:
-        """The verified registration, and its policy parsed for the checks the KMS makes."""
-        body, sig = signed.split_document(data, limit=MAX_REGISTRATION)
-        m = cbor.decode_map(
-            body,
-            limit=MAX_REGISTRATION,
-            fields={
-                "v": int,
-                "tenant": str,
-                "name": str,
-                "digest": bytes,
-                "policy": dict,
-                "suite": str,
-                "secrets": dict,
-                "issued": int,
-            },
-        )
-        tenant_key = self._store.tenant_key(m["tenant"])
-        if tenant_key is None:
-            raise UnknownTenant(f"tenant {m['tenant']!r} is not registered")
-        VerifyKey(tenant_key).verify(REGISTER_CONTEXT, body, sig)
-        if not m["name"].startswith(m["tenant"] + "/"):
-            raise NamespaceViolation("function names must start with the tenant id and '/'")
-        if len(m["digest"]) != 32:
-            raise MalformedMessage("bundle digest must be 32 bytes")
-        secrets = m["secrets"]
-        if not all(isinstance(k, str) and isinstance(v, bytes) for k, v in secrets.items()):
-            raise MalformedMessage("secrets must map names to bytes")
-        policy = Policy.from_obj(m["policy"])
-        registration = Registration(
-            m["tenant"],
-            m["name"],
-            m["digest"],
-            policy,
-            hazmat.parse_suite(m["suite"]),
-            secrets,
-            m["issued"],
-        )
-        return registration, policy
+    def _tenant_key(self, tenant: str) -> VerifyKey:
+        raw = self._store.tenant_key(tenant)
+        if raw is None:
+            raise UnknownTenant(f"tenant {tenant!r} is not registered")
+        return VerifyKey(raw)
 
     def function_record(self, name: str) -> bytes:
         """The current record, re-signed once less than half its validity is left: clients
@@ -248,12 +224,12 @@ class KeyBroker:
         if row.digest != req.digest:
             raise DigestNotRegistered("bundle digest is not registered for this function")
         Policy.from_obj(cbor.decode(row.policy, limit=MAX_REGISTRATION)).check(result)
-        secrets = cbor.decode(row.secrets, limit=MAX_REGISTRATION)
+        part = SealedPart.from_bytes(row.secrets)
         enclave_id = result.enclave_key.key_id
         sealed = recipes.seal_grant(
             result.binding.hpke_suite,
             result.binding.hpke_key,
-            GrantedKeys(row.private_key, secrets).to_bytes(),
+            GrantedKeys(row.private_key, part.secrets, part.code_key).to_bytes(),
             grant_info(row.name, row.digest, row.version, enclave_id),
         )
         log.info("released keys of %s to enclave %s", row.name, enclave_id.hex()[:16])

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from veil.kms.errors import RemoteError, rebuild
+from veil.registration import SealKey
 from veil.trusted.crypto.signing import VerifyKey
 
 CBOR = "application/cbor"
@@ -59,6 +60,11 @@ class RemoteTrust:
     @property
     def public_key(self) -> VerifyKey:
         return VerifyKey(bytes.fromhex(self.keys()["kms_key"]))
+
+    @property
+    def seal_key(self) -> SealKey:
+        """The KMS's seal key, checked against its signing key (both from `/v1/keys`)."""
+        return SealKey.from_json(self.keys()["kms_seal_key"], self.public_key)
 
     def verifier_keys(self) -> list[VerifyKey]:
         return [VerifyKey(bytes.fromhex(k)) for k in self.keys()["verifier_keys"]]

@@ -81,9 +81,10 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
 
     @app.get("/v1/keys")
     async def keys() -> dict[str, Any]:
-        """The keys clients pin: the KMS's and the verifier's."""
+        """The keys clients pin: the KMS's (signing; sealing registrations) and the verifier's."""
         return {
             "kms_key": kms.public_key.raw.hex(),
+            "kms_seal_key": kms.seal_key.to_json(),
             "verifier_keys": [verifier.key.public.raw.hex()],
             "production": kms.production,
             "warning": None

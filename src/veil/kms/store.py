@@ -1,8 +1,8 @@
 """The KMS's durable state: SQLite, with every private key encrypted at rest.
 
-Private keys and secrets are sealed with AES-256-GCM under a master key kept
-in a separate file (mode 0600), with the function name as associated data,
-so a row copied onto another function does not open.
+Private keys, code keys and secrets are sealed with AES-256-GCM under a master
+key kept in a separate file (mode 0600), with the function name as associated
+data, so a row copied onto another function does not open.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from veil.trusted.crypto import hazmat, recipes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kms_identity (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed_key BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kms_seal_key (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     sealed_key BLOB NOT NULL
 );
@@ -47,6 +51,8 @@ class FunctionRow:
     suite: str
     private_key: bytes
     secrets: bytes
+    """The registration's sealed part as the KMS opened it (`veil.registration.SealedPart`):
+    the deploy's code key and the function's secrets."""
     record: bytes
     version: int
     issued_us: int
@@ -98,6 +104,15 @@ class KmsStore:
     def set_identity(self, key: bytes) -> None:
         with self._tx() as db:
             db.execute("INSERT INTO kms_identity VALUES (1, ?)", (self._seal("kms-identity", key),))
+
+    def seal_key(self) -> bytes | None:
+        """The private half of the key registrations are sealed to (`veil.registration`)."""
+        row = self._db.execute("SELECT sealed_key FROM kms_seal_key").fetchone()
+        return None if row is None else self._open("kms-seal-key", row[0])
+
+    def set_seal_key(self, key: bytes) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO kms_seal_key VALUES (1, ?)", (self._seal("kms-seal-key", key),))
 
     def add_tenant(self, tenant: str, signing_key: bytes) -> None:
         with self._tx() as db:

@@ -2,7 +2,8 @@
 
 The digest is what the KMS registers, what the tenant signs and what every
 receipt names. It covers the canonical CBOR of the manifest and the SHA-256
-of the code, so tampering with any byte of either changes it.
+of the code, so tampering with any byte of either changes it. Outside the
+tenant's machine and the enclave, a bundle exists only sealed (`SealedBundle`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
+from veil.trusted.crypto import recipes
 from veil.trusted.crypto.digest import sha256
 from veil.trusted.crypto.hazmat import Suite, parse_suite
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
@@ -144,23 +146,51 @@ class SignedBundle:
         signer.verify(SIGN_CONTEXT, digest, self.signature)
         return self.bundle
 
+
+@dataclass(frozen=True)
+class SealedBundle:
+    """A signed bundle as the host carries and stores it: the code sealed under a code key.
+
+    The tenant seals each deploy under a fresh code key that only the KMS and
+    attested enclaves get. Manifest, digest and signature stay clear (the host
+    checks who signed what); the AAD binds the manifest and the digest, so code
+    moved to another function or version does not open.
+    """
+
+    manifest: Manifest
+    digest: bytes
+    code: bytes
+    """AES-256-GCM ciphertext of the code."""
+    signer: VerifyKey
+    signature: bytes
+
+    @classmethod
+    def seal(cls, signed: SignedBundle, code_key: bytes) -> SealedBundle:
+        manifest, digest = signed.bundle.manifest, signed.bundle.digest
+        code = recipes.seal_code(code_key, signed.bundle.code, _code_aad(manifest, digest))
+        return cls(manifest, digest, code, signed.signer, signed.signature)
+
+    def open(self, code_key: bytes, *, digest: bytes, signer: VerifyKey) -> Bundle:
+        """The bundle, if its code opens under `code_key` and it has `digest` and `signer`."""
+        code = recipes.open_code(code_key, self.code, _code_aad(self.manifest, digest))
+        signed = SignedBundle(Bundle(self.manifest, code), self.signer, self.signature)
+        return signed.verify(digest=digest, signer=signer)
+
     def to_bytes(self) -> bytes:
+        clear = {"v": 2, "manifest": self.manifest.to_cbor_obj(), "digest": self.digest}
         return cbor.encode(
-            {
-                "v": BUNDLE_VERSION,
-                "bundle": self.bundle.to_bytes(),
-                "signer": self.signer.raw,
-                "sig": self.signature,
-            }
+            {**clear, "code": self.code, "signer": self.signer.raw, "sig": self.signature}
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> SignedBundle:
-        m = cbor.decode_map(
-            data,
-            limit=MAX_BUNDLE_SIZE + 1024,
-            fields={"v": int, "bundle": bytes, "signer": bytes, "sig": bytes},
-        )
-        if m["v"] != BUNDLE_VERSION:
-            raise MalformedMessage(f"unsupported bundle version {m['v']}")
-        return cls(Bundle.from_bytes(m["bundle"]), VerifyKey(m["signer"]), m["sig"])
+    def from_bytes(cls, data: bytes) -> SealedBundle:
+        fields = {"v": int, "manifest": dict, "digest": bytes, "code": bytes, "signer": bytes}
+        m = cbor.decode_map(data, limit=MAX_BUNDLE_SIZE + 1024, fields={**fields, "sig": bytes})
+        if m["v"] != 2:
+            raise MalformedMessage(f"unsupported sealed bundle version {m['v']}")
+        manifest = Manifest.from_cbor_obj(m["manifest"])
+        return cls(manifest, m["digest"], m["code"], VerifyKey(m["signer"]), m["sig"])
+
+
+def _code_aad(manifest: Manifest, digest: bytes) -> bytes:
+    return cbor.encode([manifest.to_cbor_obj(), digest])

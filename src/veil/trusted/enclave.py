@@ -2,7 +2,8 @@
 
 Everything the host hands in arrives as bytes and is verified here: key
 grants against the KMS key bound into this enclave's evidence, bundles
-against the digest and signer in the KMS-signed function record, requests
+opened with the grant's code key and checked against the digest and signer
+in the KMS-signed function record, requests
 by opening them with the function's private key. To the host, every
 failure is a `Refused` (or a sealed function error); nothing else leaks.
 """
@@ -13,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from veil.trusted.bundle import Bundle, SignedBundle
+from veil.trusted.bundle import Bundle, SealedBundle
 from veil.trusted.clock import TrustedClock, os_monotonic_ms
 from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
@@ -120,8 +121,8 @@ class Enclave:
             raise NotAttested("enclave has no attestation result yet")
         return KeyRequest(function, digest, self._attestation).to_bytes()
 
-    def install(self, signed_bundle: bytes, grant: bytes) -> FunctionRecord:
-        """Verify a key grant and its bundle, then load the function's sandbox.
+    def install(self, sealed_bundle: bytes, grant: bytes) -> FunctionRecord:
+        """Verify a key grant, open and verify its bundle, then load the function's sandbox.
 
         Never a lower version than the one loaded; the same one only extends its grant."""
         g = KeyGrant.verify(grant, self._kms_key)
@@ -136,13 +137,13 @@ class Enclave:
                 raise RollbackRefused("grant is for an older version than this enclave holds")
             old.expires_ms = max(old.expires_ms, g.expires_ms)
             return old.record
-        bundle = SignedBundle.from_bytes(signed_bundle).verify(
-            digest=record.digest, signer=VerifyKey(record.signer)
+        info = grant_info(record.name, record.digest, record.version, self.key_id)
+        keys = GrantedKeys.from_bytes(recipes.open_grant(self._hpke, g.sealed, info))
+        bundle = SealedBundle.from_bytes(sealed_bundle).open(
+            keys.code_key, digest=record.digest, signer=VerifyKey(record.signer)
         )
         if bundle.manifest.name != record.name or bundle.manifest.suite != record.suite.value:
             raise GrantRefused("bundle manifest does not match its function record")
-        info = grant_info(record.name, record.digest, record.version, self.key_id)
-        keys = GrantedKeys.from_bytes(recipes.open_grant(self._hpke, g.sealed, info))
         key = hazmat.HpkePrivateKey(record.suite, keys.private_key)
         if key.public_bytes != record.public_key:
             raise GrantRefused("granted key does not match the function record")

@@ -24,24 +24,29 @@ from veil.client.trust import TrustAnchors
 from veil.host.provision import Call, anchor_clock, attest_enclave, load_function
 from veil.kms.broker import KeyBroker
 from veil.kms.store import KmsStore, load_or_create_master_key
+from veil.registration import Registration
 from veil.trusted.attest.sim import TEE, SimAttester, measurement
-from veil.trusted.bundle import Bundle, SignedBundle
+from veil.trusted.bundle import Bundle, SealedBundle, SignedBundle
 from veil.trusted.clock import os_monotonic_ms
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.service import EnclaveService
-from veil.trusted.wire.records import FunctionRecord, Registration
+from veil.trusted.wire.records import FunctionRecord
 
 
 @dataclass
 class Deployed:
-    """A function as a worker would hold it: the signed bundle and its KMS-signed record."""
+    """A function as the host holds it: the sealed bundle and its KMS-signed record.
 
-    signed_bundle: bytes
+    `code_key` is the tenant's (tests use it to seal bundles of their own).
+    """
+
+    sealed_bundle: bytes
     record: FunctionRecord
     record_bytes: bytes
+    code_key: bytes
 
 
 class LocalTrust:
@@ -95,7 +100,12 @@ class DirectPlatform:
         self.tenant_key = SigningKey.generate()
         self.kms.register_tenant(tenant, self.tenant_key.public)
         self.engine = SandboxEngine()
-        self.trust = TrustAnchors(self.kms.public_key, (self.verifier.key.public,), allow_sim=True)
+        self.trust = TrustAnchors(
+            self.kms.public_key,
+            (self.verifier.key.public,),
+            allow_sim=True,
+            kms_seal_key=self.kms.seal_key,
+        )
 
     def deploy(
         self,
@@ -104,7 +114,7 @@ class DirectPlatform:
         suite: hazmat.Suite | None = None,
         secrets: dict[str, bytes] | None = None,
     ) -> Deployed:
-        signed = SignedBundle.sign(bundle, self.tenant_key).to_bytes()
+        """Register `bundle` with the KMS and seal it, as `veil deploy` does (no gateway)."""
         registration = Registration(
             self.tenant,
             bundle.manifest.name,
@@ -112,11 +122,14 @@ class DirectPlatform:
             policy or Policy.development((measurement().hex(),)),
             suite or hazmat.Suite(bundle.manifest.suite),
             secrets or {},
-        ).sign(self.tenant_key)
-        record_bytes = self.kms.register_function(registration)
-        return Deployed(
-            signed, FunctionRecord.verify(record_bytes, self.kms.public_key), record_bytes
         )
+        code_key = registration.code_key
+        sealed = SealedBundle.seal(SignedBundle.sign(bundle, self.tenant_key), code_key)
+        record_bytes = self.kms.register_function(
+            registration.sign(self.tenant_key, self.kms.seal_key)
+        )
+        record = FunctionRecord.verify(record_bytes, self.kms.public_key)
+        return Deployed(sealed.to_bytes(), record, record_bytes, code_key)
 
     @property
     def services(self) -> LocalTrust:
@@ -163,7 +176,7 @@ class DirectPlatform:
             self.services,
             record.name,
             record.digest,
-            deployed.signed_bundle,
+            deployed.sealed_bundle,
             _inline,
         )
         asyncio.run(load)

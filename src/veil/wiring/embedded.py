@@ -117,15 +117,26 @@ class EmbeddedPlatform:
     def trust(self) -> TrustAnchors:
         """The keys a client pins, fetched from the KMS (sim allowed: this is development)."""
         with RemoteTrust(self.trust_url) as remote:
-            return TrustAnchors(remote.public_key, tuple(remote.verifier_keys()), allow_sim=True)
+            return TrustAnchors(
+                remote.public_key,
+                tuple(remote.verifier_keys()),
+                allow_sim=True,
+                kms_seal_key=remote.seal_key,
+            )
 
     def client(self) -> Client:
         return Client(self.gateway_url, self.trust())
 
-    def deploy_bundle(self, client: Client, bundle: Bundle) -> FunctionRecord:
+    def deploy_bundle(
+        self, client: Client, bundle: Bundle, secrets: dict[str, bytes] | None = None
+    ) -> FunctionRecord:
         """Deploy as this platform's tenant, with a development (sim-accepting) policy."""
         return client.deploy(
-            bundle, tenant=self.tenant, key=self.tenant_key, policy=Policy.development()
+            bundle,
+            tenant=self.tenant,
+            key=self.tenant_key,
+            policy=Policy.development(),
+            secrets=secrets,
         )
 
     deploy = deploy_bundle

@@ -34,6 +34,7 @@ from veil.host.transport import (
     StorageUnavailable,
 )
 from veil.host.trust import TrustServices
+from veil.trusted.bundle import SIGN_CONTEXT, BundleRefused, SealedBundle
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.errors import MalformedMessage, Refused, VeilError
 from veil.trusted.wire.envelope import MAX_ENVELOPE
@@ -59,6 +60,20 @@ class GatewayConfig:
 
 class UploadRefused(Refused):
     """A deploy whose bundle does not match the record the KMS signed for it."""
+
+
+def check_upload(bundle: SealedBundle, record: FunctionRecord) -> None:
+    """Refuse a sealed bundle other than the one `record` names, signed by its signer.
+
+    The gateway cannot open the code (it never holds a code key): this keeps
+    anonymous and mismatched uploads out of the registry; the enclave checks
+    the code itself against the same digest and signature.
+    """
+    if bundle.manifest.name != record.name:
+        raise UploadRefused("bundle manifest names another function")
+    if bundle.digest != record.digest or bundle.signer.raw != record.signer:
+        raise BundleRefused("bundle is not the registered one, or not by its signer")
+    bundle.signer.verify(SIGN_CONTEXT, bundle.digest, bundle.signature)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -220,28 +235,20 @@ def gateway_app(
 
     @app.post("/v1/functions", status_code=201)
     async def deploy(request: Request) -> Response:
-        """Deploy a tenant-signed bundle with its registration or its KMS-signed record.
+        """Deploy a sealed bundle with its tenant-signed registration: the one way to deploy.
 
-        Either the tenant-signed registration (the KMS checks the tenant's
-        signature) or a record the tenant already got from the KMS directly
-        (when it registers secrets, which must not pass through the host).
-        The bundle must be signed by the record's signer: no anonymous deploys.
+        The KMS checks the registration (the tenant's signature, its window,
+        its sealed code key and secrets, which the gateway cannot open); the
+        bundle must be the one the record names, signed by its signer.
         """
         body = await _read_body(request, MAX_DEPLOY)
         parsed = await asyncio.to_thread(parse_deploy, body)
-        bundle, signed_bundle = parsed.bundle, parsed.bundle_bytes
-        registration, record_bytes = parsed.registration, parsed.record
-        if registration is not None:
-            record_bytes = await kms_call(trust.register_function, registration)
+        record_bytes = await kms_call(trust.register_function, parsed.registration)
         record = FunctionRecord.verify(record_bytes, await kms_call(pinned_kms))
-        if record.name != bundle.bundle.manifest.name:
-            raise UploadRefused("bundle manifest names another function")
-        await asyncio.to_thread(
-            bundle.verify, digest=record.digest, signer=VerifyKey(record.signer)
-        )
+        check_upload(parsed.bundle, record)
         entry = Entry(record.name, record.digest, record_bytes, record.version)
         try:
-            registry.put(entry, signed_bundle)
+            registry.put(entry, parsed.bundle_bytes)
         except sqlite3.Error:
             raise StorageUnavailable("the function registry is unavailable") from None
         except StaleDeploy as exc:

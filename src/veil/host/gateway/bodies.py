@@ -5,8 +5,8 @@ whose pre-scan refuses too many items, deep nesting and overlong lengths
 before cbor2 sees a byte, with per-kind item caps. On top of that the event
 loop does only a fixed small amount of work per request: an envelope up to
 `INLINE_BYTES` is parsed inline (a few items and one copy of at most that
-much), anything larger, and every deploy (a bundle is re-encoded and hashed,
-up to 64 MiB), goes to a worker thread.
+much), anything larger, and every deploy (a sealed bundle of up to 64 MiB),
+goes to a worker thread.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ import asyncio
 from dataclasses import dataclass
 from typing import Final
 
-from veil.trusted.bundle import MAX_BUNDLE_SIZE, SignedBundle
-from veil.trusted.errors import MalformedMessage
+from veil.trusted.bundle import MAX_BUNDLE_SIZE, SealedBundle
 from veil.trusted.wire import cbor
 from veil.trusted.wire.envelope import Envelope, Metadata
 
 INLINE_BYTES: Final = 64 * 1024
 """Largest envelope parsed on the event loop; a 16 MiB one copies its payload in a thread."""
 MAX_DEPLOY: Final = MAX_BUNDLE_SIZE + 64 * 1024
-DEPLOY_FIELDS: Final = {"bundle": bytes, "registration?": bytes, "record?": bytes}
+DEPLOY_FIELDS: Final = {"bundle": bytes, "registration": bytes}
 
 
 async def envelope_metadata(body: bytes) -> Metadata:
@@ -35,20 +34,16 @@ async def envelope_metadata(body: bytes) -> Metadata:
 
 @dataclass(frozen=True)
 class DeployBody:
-    """A deploy request: the signed bundle (parsed) and exactly one of registration or record."""
+    """A deploy request: the sealed bundle (parsed; its code stays ciphertext) and the
+    tenant-signed registration, relayed to the KMS unread."""
 
-    bundle: SignedBundle
+    bundle: SealedBundle
     bundle_bytes: bytes
-    registration: bytes | None
-    record: bytes | None
+    registration: bytes
 
 
 def parse_deploy(body: bytes) -> DeployBody:
     """Parse a deploy body (call it in a thread: the bundle is up to 64 MiB)."""
     parts = cbor.decode_map(body, limit=MAX_DEPLOY, fields=DEPLOY_FIELDS, canonical=False, items=8)
-    if ("registration" in parts) == ("record" in parts):
-        raise MalformedMessage("deploy body must be CBOR {bundle, registration | record}")
     bundle = parts["bundle"]
-    return DeployBody(
-        SignedBundle.from_bytes(bundle), bundle, parts.get("registration"), parts.get("record")
-    )
+    return DeployBody(SealedBundle.from_bytes(bundle), bundle, parts["registration"])

@@ -12,10 +12,11 @@ from veil.trusted.crypto.hazmat import hpke_seal as _hpke_seal
 from veil.trusted.crypto.hazmat import new_aead_key as new_symmetric_key  # noqa: F401
 
 _AT_REST: Final = b"veil/kms-at-rest/v1\x00"
+_CODE: Final = b"veil/bundle-code/v1\x00"
 
 
 def seal_grant(suite: Suite, enclave_key: bytes, keys: bytes, info: bytes) -> bytes:
-    """A function's keys sealed (HPKE) to one attested enclave's key, bound to `info`."""
+    """A function's keys sealed (HPKE) to an attested enclave or the KMS, bound to `info`."""
     return _hpke_seal(suite, enclave_key, keys, info)
 
 
@@ -48,3 +49,12 @@ def seal_at_rest(master: bytes, label: str, data: bytes) -> bytes:
 
 def open_at_rest(master: bytes, label: str, sealed: bytes) -> bytes:
     return aead_open(master, sealed, _AT_REST + label.encode())
+
+
+def seal_code(code_key: bytes, code: bytes, aad: bytes) -> bytes:
+    """A bundle's code sealed (AEAD) under its deploy's code key; `aad` names manifest, digest."""
+    return aead_seal(code_key, code, _CODE + aad)
+
+
+def open_code(code_key: bytes, sealed: bytes, aad: bytes) -> bytes:
+    return aead_open(code_key, sealed, _CODE + aad)

@@ -1,17 +1,15 @@
-"""Documents the KMS signs: function records and key grants; the enclave's key request; and
-the tenant's registration of a function.
+"""Documents the KMS signs, function records and key grants, and the enclave's key request.
 
 A function record is what clients pin: name, bundle digest, signer, HPKE
-suite and public key, policy hash. A key grant carries a function's private
-key sealed (HPKE) to one attested enclave, and is signed by the KMS so the
-enclave knows it is not a key the host made up.
+suite and public key, policy hash. A key grant carries a function's keys
+(private key, secrets, code key) sealed (HPKE) to one attested enclave, and is
+signed by the KMS so the enclave knows they are not keys the host made up.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from dataclasses import dataclass
+from typing import Any, Final
 
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
@@ -20,7 +18,6 @@ from veil.trusted.wire import cbor, signed
 
 RECORD_CONTEXT: Final = b"veil/function-record/v1"
 GRANT_CONTEXT: Final = b"veil/key-grant/v1"
-REGISTER_CONTEXT: Final = b"veil/register-function/v1"
 MAX_DOCUMENT: Final = 64 * 1024
 
 
@@ -137,61 +134,21 @@ class KeyGrant:
 
 @dataclass(frozen=True)
 class GrantedKeys:
-    """The plaintext inside a grant: the function's HPKE private key and its secrets."""
+    """The plaintext inside a grant: the function's HPKE private key, secrets and code key."""
 
     private_key: bytes
     secrets: dict[str, bytes]
+    code_key: bytes
 
     def to_bytes(self) -> bytes:
-        return cbor.encode({"private_key": self.private_key, "secrets": self.secrets})
+        return cbor.encode(
+            {"private_key": self.private_key, "secrets": self.secrets, "code_key": self.code_key}
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> GrantedKeys:
-        m = cbor.decode_map(
-            data, limit=MAX_DOCUMENT, fields={"private_key": bytes, "secrets": dict}
-        )
+        fields = {"private_key": bytes, "secrets": dict, "code_key": bytes}
+        m = cbor.decode_map(data, limit=MAX_DOCUMENT, fields=fields)
         if not all(isinstance(k, str) and isinstance(v, bytes) for k, v in m["secrets"].items()):
             raise MalformedMessage("secrets must map names to bytes")
-        return cls(m["private_key"], m["secrets"])
-
-
-class PolicyDocument(Protocol):
-    """A TEE policy's CBOR object; records only sign it, so their format needs no policy logic."""
-
-    def to_obj(self) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class Registration:
-    """What a tenant signs to register (or redeploy) a function.
-
-    `issued_us` makes each registration usable once: the KMS accepts it only
-    within its registration window (five minutes) and only if it is newer
-    than the function's current registration, so a host that kept an old
-    signed registration cannot replay it to roll the function back.
-    """
-
-    tenant: str
-    name: str
-    digest: bytes
-    policy: PolicyDocument
-    suite: hazmat.Suite = hazmat.Suite.X25519
-    secrets: dict[str, bytes] = field(default_factory=dict)
-    issued_us: int = field(default_factory=lambda: time.time_ns() // 1000)
-
-    def sign(self, key: SigningKey) -> bytes:
-        """The signed registration the KMS verifies against the tenant's registered key."""
-        return signed.sign_document(
-            key,
-            REGISTER_CONTEXT,
-            {
-                "v": 1,
-                "tenant": self.tenant,
-                "name": self.name,
-                "digest": self.digest,
-                "policy": self.policy.to_obj(),
-                "suite": self.suite.value,
-                "secrets": self.secrets,
-                "issued": self.issued_us,
-            },
-        )
+        return cls(m["private_key"], m["secrets"], m["code_key"])
