@@ -24,6 +24,7 @@ from veil.host.gateway.admission import Admission, retry_headers
 from veil.host.gateway.bodies import MAX_DEPLOY, envelope_metadata, parse_deploy
 from veil.host.gateway.errors import error_answer, is_refusal, status_for
 from veil.host.gateway.limits import DEPLOY_DEFAULT, INVOKE_DEFAULT, ClientLimit, ClientLimits
+from veil.host.metrics import reply_outcome
 from veil.host.registry import Entry
 from veil.host.transport import (
     DispatchError,
@@ -236,6 +237,7 @@ def gateway_app(
         entry = Entry(record.name, record.digest, record_bytes, record.version)
         try:
             registry.put(entry, signed_bundle)
+            registry.prune()  # bundles no version needs any more
         except sqlite3.Error:
             raise StorageUnavailable("the function registry is unavailable") from None
         events.emit(
@@ -283,7 +285,7 @@ def gateway_app(
             raise
         finally:
             admission.leave(name)
-        metrics.requests.labels(name, "ok").inc()
+        metrics.requests.labels(name, reply_outcome(reply)).inc()
         metrics.latency.labels(name).observe(time.perf_counter() - started)
         return Response(reply, media_type=CBOR)
 
