@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import wasmtime
 
-from veil.trusted.sandbox import ABIViolation
+from veil.trusted.sandbox.errors import ABIViolation
 
 TEMPLATE = """
 (module

@@ -18,7 +18,7 @@ SECRET = b"d:secret-of-alice-7f3a9c"
 def call(
     platform: DirectPlatform, enclave: Enclave, deployed: Deployed, data: bytes
 ) -> tuple[Invocation, bytes]:
-    request = seal(deployed.record, data)
+    request = seal(deployed.record, data, enclave=enclave.key_id)
     response = enclave.handle(request.envelope)
     return open_response(request, response, platform.trust), response
 

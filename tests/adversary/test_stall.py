@@ -68,7 +68,9 @@ def to_enclave(ctx: Context, data: bytes) -> object:
 
 def as_response(ctx: Context, data: bytes) -> object:
     """The SDK opening a hostile gateway's answer to an honest request."""
-    return open_response(seal(ctx.echo.record, SECRET), data, ctx.platform.trust)
+    return open_response(
+        seal(ctx.echo.record, SECRET, enclave=ctx.enclave.key_id), data, ctx.platform.trust
+    )
 
 
 def as_frame(_ctx: Context, data: bytes) -> object:
@@ -140,7 +142,7 @@ def cbor2_inputs(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 
 
 def still_serves(ctx: Context) -> None:
-    request = seal(ctx.echo.record, b"after the attack")
+    request = seal(ctx.echo.record, b"after the attack", enclave=ctx.enclave.key_id)
     answer = open_response(request, ctx.enclave.handle(request.envelope), ctx.platform.trust)
     assert answer.output == b"after the attack"
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import stat
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +22,7 @@ from veil.attestation.errors import (
 from veil.attestation.factory import verifier_for
 from veil.attestation.result import verify_token
 from veil.attestation.service import AttestationService, ReferenceValues
-from veil.attestation.sim import EvidenceStale, SimVerifier
+from veil.attestation.sim import EvidenceStale, SimVerifier, load_or_create_host_key
 from veil.trusted.attest.sim import EVIDENCE_CONTEXT, SimAttester, measurement
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
@@ -159,3 +161,10 @@ def test_token_with_a_tampered_claim_is_refused() -> None:
 def test_garbage_token_is_refused() -> None:
     with pytest.raises(TokenInvalid):
         verify_token("not.a.jwt", [SigningKey.generate().public], now=time.time())
+
+
+def test_the_host_makes_its_sim_key_once_readable_by_it_alone(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "sim-host.key"
+    key = load_or_create_host_key(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_host_key(path).public == key.public

@@ -88,3 +88,18 @@ def test_no_platform_running_says_to_start_one(tmp_path: Path) -> None:
     runner.invoke(app, ["init", "--gateway", "http://127.0.0.1:9", "--kms", "http://127.0.0.1:9"])
     out = runner.invoke(app, ["ls"]).output
     assert "veil up" in out
+
+
+def test_redeploy_is_live_for_the_next_invoke_without_a_restart(
+    veil: CliRunner, tmp_path: Path
+) -> None:
+    """Issue 12: a warm enclave kept the old bundle, so the next invoke was `ReceiptInvalid`."""
+    project = tmp_path / "edited"
+    run(veil, "new", "edited", "--dir", str(project))
+    run(veil, "deploy", str(project))
+    assert "hello, world" in run(veil, "invoke", "edited", "-d", "world")
+    source = next(project.glob("*.wat"))
+    source.write_text(source.read_text().replace('"hello, "', '"howdy, "'))
+    assert "deployed cli/edited v2" in run(veil, "deploy", str(project))
+    out = run(veil, "invoke", "edited", "-d", "world")
+    assert "howdy, world" in out and "hello" not in out

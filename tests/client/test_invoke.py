@@ -25,7 +25,10 @@ from veil.wiring.direct import Deployed, DirectPlatform
 def test_response_for_another_request_is_refused(
     platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
-    a, b = seal(echo.record, b"a"), seal(echo.record, b"b")
+    a, b = (
+        seal(echo.record, b"a", enclave=enclave.key_id),
+        seal(echo.record, b"b", enclave=enclave.key_id),
+    )
     response_to_b = enclave.handle(b.envelope)
     with pytest.raises(ReceiptInvalid, match="another request"):
         open_response(a, response_to_b, platform.trust)
@@ -34,7 +37,10 @@ def test_response_for_another_request_is_refused(
 def test_sealed_result_spliced_from_another_response_is_refused(
     platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
-    a, b = seal(echo.record, b"a"), seal(echo.record, b"b")
+    a, b = (
+        seal(echo.record, b"a", enclave=enclave.key_id),
+        seal(echo.record, b"b", enclave=enclave.key_id),
+    )
     ra, rb = (
         Response.from_bytes(enclave.handle(a.envelope)),
         Response.from_bytes(enclave.handle(b.envelope)),
@@ -47,7 +53,7 @@ def test_sealed_result_spliced_from_another_response_is_refused(
 def test_receipt_signed_by_a_key_other_than_the_attested_one_is_refused(
     platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
-    request = seal(echo.record, b"a")
+    request = seal(echo.record, b"a", enclave=enclave.key_id)
     resp = Response.from_bytes(enclave.handle(request.envelope))
     body = Receipt.verify(resp.receipt, _enclave_key(enclave))
     forged = dataclasses.replace(resp, receipt=body.sign(SigningKey.generate())).to_bytes()
@@ -58,7 +64,7 @@ def test_receipt_signed_by_a_key_other_than_the_attested_one_is_refused(
 def test_receipt_naming_another_bundle_is_refused(
     platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
-    request = seal(echo.record, b"a")
+    request = seal(echo.record, b"a", enclave=enclave.key_id)
     pinned_elsewhere = dataclasses.replace(
         request, record=dataclasses.replace(echo.record, digest=bytes(32))
     )
@@ -69,7 +75,7 @@ def test_receipt_naming_another_bundle_is_refused(
 def test_client_that_trusts_another_kms_refuses(
     platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
-    request = seal(echo.record, b"a")
+    request = seal(echo.record, b"a", enclave=enclave.key_id)
     trust = dataclasses.replace(platform.trust, kms_key=SigningKey.generate().public)
     with pytest.raises(ReceiptInvalid, match="another KMS"):
         open_response(request, enclave.handle(request.envelope), trust)
@@ -78,7 +84,7 @@ def test_client_that_trusts_another_kms_refuses(
 def test_client_refuses_sim_receipts_unless_it_opts_in(
     platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
-    request = seal(echo.record, b"a")
+    request = seal(echo.record, b"a", enclave=enclave.key_id)
     strict = TrustAnchors(platform.trust.kms_key, platform.trust.verifier_keys)
     with pytest.raises(ReceiptInvalid, match="sim"):
         open_response(request, enclave.handle(request.envelope), strict)
@@ -87,7 +93,7 @@ def test_client_refuses_sim_receipts_unless_it_opts_in(
 def test_client_pinning_measurements_refuses_others(
     platform: DirectPlatform, enclave: Enclave, echo: Deployed
 ) -> None:
-    request = seal(echo.record, b"a")
+    request = seal(echo.record, b"a", enclave=enclave.key_id)
     pinned = dataclasses.replace(platform.trust, measurements=("00" * 32,))
     with pytest.raises(ReceiptInvalid, match="measurement"):
         open_response(request, enclave.handle(request.envelope), pinned)
@@ -103,7 +109,7 @@ def test_function_errors_arrive_sealed_with_a_receipt(platform: DirectPlatform) 
     )
     enclave = platform.start_enclave()
     platform.provision(enclave, deployed)
-    request = seal(deployed.record, b"x")
+    request = seal(deployed.record, b"x", enclave=enclave.key_id)
     invocation = open_response(request, enclave.handle(request.envelope), platform.trust)
     with pytest.raises(RemoteFunctionError) as err:
         result_or_raise(invocation)
@@ -113,3 +119,15 @@ def test_function_errors_arrive_sealed_with_a_receipt(platform: DirectPlatform) 
 
 def _enclave_key(enclave: Enclave):  # type: ignore[no-untyped-def]
     return enclave._sign.public
+
+
+def test_response_from_another_enclave_than_the_request_names_is_refused(
+    platform: DirectPlatform, enclave: Enclave, echo: Deployed
+) -> None:
+    """The receipt is honest about which enclave ran it; the client checks it is the one it
+    sealed to, so a host cannot have any other enclave run the request and pass it off."""
+    request = seal(echo.record, b"a", enclave=enclave.key_id)
+    answer = enclave.handle(request.envelope)
+    believed = dataclasses.replace(request.meta, enclave=bytes(32))
+    with pytest.raises(ReceiptInvalid, match="another enclave"):
+        open_response(dataclasses.replace(request, meta=believed), answer, platform.trust)

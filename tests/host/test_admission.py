@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from veil.host.gateway.admission import ALWAYS_ADMIT, Admission, retry_headers
-from veil.host.transport import DeadlineExceeded, KmsUnavailable, Overloaded
+from veil.host.transport import DeadlineExceeded, KmsUnavailable, Overloaded, UnknownEnclave
 
 
 def test_requests_below_the_limit_are_let_in_and_the_next_refused() -> None:
@@ -45,3 +45,4 @@ def test_retry_after_is_whole_seconds_and_absent_for_what_will_not_pass() -> Non
     assert retry_headers(Overloaded()) == {"retry-after": "1"}
     assert retry_headers(KmsUnavailable()) == {"retry-after": "2"}
     assert retry_headers(DeadlineExceeded()) == {}
+    assert retry_headers(UnknownEnclave()) == {"retry-after": "0"}  # at once, elsewhere

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import threading
@@ -158,7 +159,7 @@ def test_envelope_routed_to_another_function_is_refused(
 ) -> None:
     running.deploy(client, echo_bundle("acme/a"))
     running.deploy(client, echo_bundle("acme/b"))
-    envelope = seal(client.function("acme/a"), b"x").envelope
+    envelope = seal(client.function("acme/a"), b"x", enclave=client.enclave_for("acme/a")).envelope
     response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/b", content=envelope)
     assert (response.status_code, response.json()["error"]) == (400, "MalformedMessage")
 
@@ -172,7 +173,8 @@ def test_oversize_uploads_are_413(running: EmbeddedPlatform) -> None:
 def test_unknown_function_is_404(running: EmbeddedPlatform, client: Client) -> None:
     running.deploy(client, echo_bundle())
     record = client.function("acme/echo")
-    ghost = seal(record.__class__(**{**record.__dict__, "name": "acme/ghost"}), b"x").envelope
+    ghost_record = dataclasses.replace(record, name="acme/ghost")
+    ghost = seal(ghost_record, b"x", enclave=client.enclave_for("acme/echo")).envelope
     response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/ghost", content=ghost)
     assert response.status_code == 404
 
@@ -215,7 +217,8 @@ def test_expired_deadline_is_refused_before_an_enclave_runs_it(
     """The gateway refuses on the plaintext deadline; the enclave's own refusal of an
     expired envelope (`RequestExpired`) is specified in tests/trusted/test_enclave.py."""
     running.deploy(client, echo_bundle())
-    envelope = seal(client.function("acme/echo"), b"x", timeout_s=-1).envelope
+    enclave = client.enclave_for("acme/echo")
+    envelope = seal(client.function("acme/echo"), b"x", enclave=enclave, timeout_s=-1).envelope
     response = httpx.post(f"{running.gateway_url}/v1/invoke/acme/echo", content=envelope)
     assert (response.status_code, response.json()["error"]) == (504, "DeadlineExceeded")
 
@@ -236,10 +239,10 @@ def test_replayed_envelope_through_the_gateway_is_refused(
     running: EmbeddedPlatform, client: Client
 ) -> None:
     running.deploy(client, echo_bundle())
-    envelope = seal(client.function("acme/echo"), b"x").envelope
+    envelope = seal(client.function("acme/echo"), b"x", enclave=client.enclave_for("acme/echo"))
     url = f"{running.gateway_url}/v1/invoke/acme/echo"
-    assert httpx.post(url, content=envelope).status_code == 200
-    replay = httpx.post(url, content=envelope)
+    assert httpx.post(url, content=envelope.envelope).status_code == 200
+    replay = httpx.post(url, content=envelope.envelope)
     assert replay.status_code == 403 and replay.json()["error"] == "ReplayedRequest"
 
 
@@ -248,3 +251,58 @@ def test_malformed_message_class_round_trips_to_the_sdk(
 ) -> None:
     with pytest.raises(MalformedMessage):
         client._call("POST", "/v1/invoke/acme/echo", content=b"junk")
+
+
+def test_the_gateway_recommends_enclaves_and_the_sdk_seals_to_one_of_them(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    running.deploy(client, echo_bundle())
+    url = f"{running.gateway_url}/v1/functions/acme/echo/enclaves"
+    (cold,) = httpx.get(url).json()["enclaves"]
+    assert cold["warm"] is False and len(bytes.fromhex(cold["key_id"])) == 32
+    invocation = client.invoke("acme/echo", b"x")
+    (warm,) = httpx.get(url).json()["enclaves"]
+    assert warm == {"key_id": cold["key_id"], "warm": True}
+    assert invocation.receipt.enclave_key_id.hex() == cold["key_id"]
+
+
+def test_the_enclaves_of_an_unknown_function_are_404(running: EmbeddedPlatform) -> None:
+    answer = httpx.get(f"{running.gateway_url}/v1/functions/acme/ghost/enclaves")
+    assert (answer.status_code, answer.json()["error"]) == (404, "UnknownFunctionName")
+
+
+def test_a_function_named_like_the_enclaves_route_still_gets_its_record(
+    running: EmbeddedPlatform, client: Client
+) -> None:
+    """`GET /v1/functions/acme/x/enclaves` is the record of `acme/x/enclaves` while no
+    function `acme/x` is deployed."""
+    record = running.deploy(client, echo_bundle("acme/x/enclaves"))
+    assert client.function("acme/x/enclaves", refresh=True) == record
+
+
+def test_one_envelope_sent_many_times_at_once_runs_once(
+    tmp_path: Path,
+) -> None:
+    platform = EmbeddedPlatform(tmp_path / "data", stem_cells=2, max_workers=2).start()
+    try:
+        with platform.client() as client:
+            platform.deploy(client, echo_bundle())
+            client.invoke("acme/echo", b"warm")
+            enclave = client.enclave_for("acme/echo")
+            request = seal(client.function("acme/echo"), b"once", enclave=enclave)
+        url = f"{platform.gateway_url}/v1/invoke/acme/echo"
+
+        async def flood() -> list[httpx.Response]:
+            async with httpx.AsyncClient(timeout=30) as http:
+                return await asyncio.gather(
+                    *(http.post(url, content=request.envelope) for _ in range(16))
+                )
+
+        answers = asyncio.run(flood())
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [200] + [403] * 15
+        assert {a.json()["error"] for a in answers if a.status_code == 403} == {"ReplayedRequest"}
+        metrics = httpx.get(f"{platform.gateway_url}/metrics").text
+        assert "veil_rewinds_total 2.0" in metrics  # the warm-up and this request, once
+    finally:
+        platform.stop()

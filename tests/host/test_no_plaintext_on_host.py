@@ -81,7 +81,15 @@ def test_an_enclave_error_quoting_decrypted_data_reaches_the_host_as_fixed_text(
     try:
         with platform.client() as client:
             record = platform.deploy(client, hello_bundle())
-        meta = Metadata(record.name, os.urandom(16), int((time.time() + 30) * 1000))
+            enclave = client.enclave_for(record.name)
+        meta = Metadata(
+            record.name,
+            os.urandom(16),
+            int((time.time() + 30) * 1000),
+            record.digest,
+            record.version,
+            enclave,
+        )
         payload = cbor2.dumps({"input": b"", "reply_key": bytes(32), MARKER.decode(): b""})
         sealed = recipes.seal_request(record.suite, record.public_key, payload, meta.info())
         answer = httpx.post(

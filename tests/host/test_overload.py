@@ -64,7 +64,8 @@ def test_a_burst_past_the_limit_gets_200s_that_verify_and_429s_with_retry_after(
             platform.deploy(client, spin_bundle())
             client.invoke("acme/spin", b"\x00")
             record, anchors = client.function("acme/spin"), client.trust
-        requests = [seal(record, b"\x02burst %d" % i) for i in range(24)]
+            (enclave,) = client.enclave_set("acme/spin")
+        requests = [seal(record, b"\x02burst %d" % i, enclave=enclave) for i in range(24)]
 
         def post(i: int) -> tuple[int, httpx.Response]:
             response = httpx.post(

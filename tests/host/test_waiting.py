@@ -217,3 +217,33 @@ def test_fail_ends_every_wait_of_that_function_only() -> None:
         return failed, still
 
     assert run(main) == (3, True)
+
+
+def test_a_slot_freed_on_one_enclave_wakes_no_waiter_for_another() -> None:
+    """The dispatcher keys waits by (function, enclave): a request waits for the one it names."""
+
+    async def main() -> tuple[bool, bool, bool]:
+        queue: WaitQueue[tuple[str, bytes]] = WaitQueue(16)
+        on_b = asyncio.create_task(queue.wait(("f", b"B"), later()))
+        await settle()
+        woke_for_a = queue.wake_one([("f", b"A")])
+        await settle()
+        still_waiting = not on_b.done()
+        woke_for_b = queue.wake_one([("f", b"B")])
+        await asyncio.wait_for(on_b, 1)
+        return woke_for_a, still_waiting, woke_for_b
+
+    assert run(main) == (False, True, True)
+
+
+def test_a_key_nobody_waits_on_is_forgotten() -> None:
+    async def main() -> int:
+        queue: WaitQueue[tuple[str, bytes]] = WaitQueue(16)
+        for i in range(50):  # enclaves come and go: each a new key
+            task = asyncio.create_task(queue.wait(("f", bytes([i])), later()))
+            await settle()
+            queue.wake(("f", bytes([i])))
+            await task
+        return len(queue._queues) + len(queue._woken) + len(queue._served)
+
+    assert run(main) == 0

@@ -143,7 +143,7 @@ def test_grant_opens_only_in_the_enclave_it_was_sealed_to(
         hazmat.hpke_open(
             thief._hpke,
             grant.sealed,
-            grant_info(echo.record.name, echo.record.digest, thief.key_id),
+            grant_info(echo.record.name, echo.record.digest, echo.record.version, thief.key_id),
         )
 
 
@@ -187,10 +187,10 @@ def test_row_copied_onto_another_function_does_not_open(tmp_path: Path) -> None:
         platform.kms._store.function("acme/b")
 
 
-def test_redeploy_keeps_the_function_key_and_bumps_the_version(platform: DirectPlatform) -> None:
+def test_redeploy_rotates_the_function_key_and_bumps_the_version(platform: DirectPlatform) -> None:
     first = platform.deploy(echo_bundle())
     second = platform.deploy(echo_bundle("acme/echo", capture_logs=True))
-    assert second.record.public_key == first.record.public_key
+    assert second.record.public_key != first.record.public_key
     assert second.record.version == first.record.version + 1
     assert second.record.digest != first.record.digest
 

@@ -9,6 +9,7 @@ keeps serving afterwards.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,10 +25,12 @@ from veil.kms.errors import DigestNotRegistered, RemoteError, UnknownFunctionNam
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
 from veil.kms.server import MAX_BODY, trust_app
 from veil.trusted.attest.sim import TEE
+from veil.trusted.clock import CONTEXT
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
 from veil.trusted.errors import BadSignature, MalformedMessage
 from veil.trusted.wire.records import FunctionRecord, Registration
+from veil.trusted.wire.signed import open_document
 from veil.wiring.direct import Deployed, DirectPlatform
 
 ADMIN = "the-admin-token"
@@ -40,13 +43,14 @@ class Served:
     remote: RemoteTrust
 
     def attested_enclave(self) -> Enclave:
-        """An enclave attested the way a worker does it: challenge and attest over HTTP."""
+        """An enclave attested the way a worker does it: challenge, attest, anchor over HTTP."""
         enclave = Enclave(self.remote.public_key)
         nonce = self.remote.challenge()
         evidence = self.platform.attester.evidence(enclave.report_data(nonce))
         enclave.set_attestation(
             self.remote.attest(TEE, evidence, enclave.binding.to_bytes(), nonce)
         )
+        enclave.clock.anchor(self.remote.time_anchor(enclave.clock.request()))
         return enclave
 
 
@@ -129,7 +133,7 @@ def test_an_enclave_attested_over_http_gets_keys_that_serve_an_invocation(
     enclave = served.attested_enclave()
     grant = served.remote.release(enclave.key_request(echo.record.name, echo.record.digest))
     enclave.install(echo.signed_bundle, grant)
-    request = seal(echo.record, b"released over http")
+    request = seal(echo.record, b"released over http", enclave=enclave.key_id)
     invocation = open_response(request, enclave.handle(request.envelope), served.platform.trust)
     assert invocation.output == b"released over http"
 
@@ -228,3 +232,23 @@ def test_a_client_of_a_server_that_is_not_there_says_so() -> None:
         pytest.raises(ServiceUnavailable),
     ):
         remote.challenge()
+
+
+def test_the_kms_signs_its_time_for_an_enclaves_nonce_over_http(served: Served) -> None:
+    nonce = b"n" * 16
+    signed = served.remote.time_anchor(nonce)
+    body = open_document(
+        signed,
+        context=CONTEXT,
+        key=served.platform.kms.public_key,
+        limit=256,
+        fields={"nonce": bytes, "time_ms": int},
+    )
+    assert body["nonce"] == nonce and abs(body["time_ms"] - time.time() * 1000) < 5000
+
+
+@pytest.mark.parametrize("nonce", [b"", b"n" * 15, b"n" * 17, b"n" * 1024])
+def test_a_time_nonce_of_the_wrong_size_is_a_400(served: Served, nonce: bytes) -> None:
+    with pytest.raises(MalformedMessage):
+        served.remote.time_anchor(nonce)
+    assert_malformed(httpx.post(f"{served.url}/v1/time", content=nonce))

@@ -27,7 +27,7 @@ def test_a_sealed_request_gets_the_handlers_output_and_logs_with_a_valid_receipt
 ):
     platform.engine = engine  # reuse the session's compile cache
     deployed, enclave = deploy(platform, bundles(name))
-    request = seal(deployed.record, b'{"k": "v"}')
+    request = seal(deployed.record, b'{"k": "v"}', enclave=enclave.key_id)
     invocation = open_response(request, enclave.handle(request.envelope), platform.trust)
     assert json.loads(result_or_raise(invocation)) == {"greeting": "hello", "echo": {"k": "v"}}
     assert invocation.logs.startswith(b"json request with keys")
@@ -44,7 +44,7 @@ def test_a_sealed_request_gets_the_handlers_output_and_logs_with_a_valid_receipt
 def test_the_users_traceback_reaches_the_client_sealed(platform, bundles, engine, name, needle):
     platform.engine = engine
     deployed, enclave = deploy(platform, bundles(name))
-    request = seal(deployed.record, b"raise")
+    request = seal(deployed.record, b"raise", enclave=enclave.key_id)
     response = enclave.handle(request.envelope)
     assert needle.encode() not in response
     invocation = open_response(request, response, platform.trust)

@@ -104,7 +104,7 @@ def test_an_envelope_stuffed_with_tiny_items_is_refused_before_cbor2(
 
 
 def test_an_honest_envelope_still_reaches_cbor2_once(cbor2_calls: list[int]) -> None:
-    meta = Metadata("fn", os.urandom(16), 1)
+    meta = Metadata("fn", os.urandom(16), 1, bytes(32), 1, os.urandom(32))
     Envelope.from_bytes(Envelope(meta, b"x" * 1000).to_bytes())
     assert len(cbor2_calls) == 1
 

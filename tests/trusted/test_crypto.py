@@ -37,6 +37,13 @@ def test_private_key_round_trips_through_bytes(suite: hazmat.Suite) -> None:
     assert "private=**" in repr(again)
 
 
+@pytest.mark.parametrize("suite", SUITES)
+def test_private_key_of_another_suites_length_is_malformed(suite: hazmat.Suite) -> None:
+    other = next(s for s in SUITES if s is not suite)
+    with pytest.raises(MalformedMessage):
+        hazmat.HpkePrivateKey(suite, hazmat.HpkePrivateKey.generate(other).to_bytes())
+
+
 def test_public_key_of_the_wrong_length_is_malformed() -> None:
     with pytest.raises(MalformedMessage):
         hazmat.hpke_seal(hazmat.Suite.PQ_HYBRID, b"x" * 32, b"", b"")

@@ -58,10 +58,11 @@ def serve_one_function(platform: EmbeddedPlatform, tmp_path: Path) -> dict[str, 
         dispatcher = Dispatcher(registry, remote, platform.data_dir / "sim-host.key", config)
         await dispatcher.start()
         try:
-            request = seal(record, b"measured")
-            reply = await dispatcher.invoke(record.name, request.envelope, time.monotonic() + 30)
+            (worker,) = dispatcher.workers.values()  # the stem cell the request names
+            request = seal(record, b"measured", enclave=worker.key_id)
+            deadline = time.monotonic() + 30
+            reply = await dispatcher.invoke(record.name, worker.key_id, request.envelope, deadline)
             assert open_response(request, reply, platform.trust()).output == b"measured"
-            (worker,) = dispatcher.workers.values()
             info: dict[str, Any] = cbor2.loads(await worker.channel.call("info", b""))
             info["events"] = dispatcher.events.since()
             return info
@@ -242,7 +243,15 @@ def test_an_error_quoting_decrypted_data_crosses_the_channel_as_fixed_text_only(
         grant = remote.release(request)
     bundle = registry.bundle(record.digest)
     dialled.body("install", {"bundle": bundle, "grant": grant})
-    meta = Metadata(record.name, os.urandom(16), int((time.time() + 30) * 1000))
+    enclave = cbor2.loads(dialled.body("info"))["key_id"]
+    meta = Metadata(
+        record.name,
+        os.urandom(16),
+        int((time.time() + 30) * 1000),
+        record.digest,
+        record.version,
+        enclave,
+    )
     payload = cbor2.dumps({"input": b"x", "reply_key": bytes(32), secret: b""})
     sealed = recipes.seal_request(record.suite, record.public_key, payload, meta.info())
     dialled.conn.sendall(frame({"id": 7, "op": "invoke", "arg": Envelope(meta, sealed).to_bytes()}))

@@ -30,6 +30,11 @@ def relay_attestation(platform: DirectPlatform, service: EnclaveService) -> str:
     return token
 
 
+def relay_time(platform: DirectPlatform, service: EnclaveService) -> None:
+    nonce = service.handle("time_request", b"")
+    assert service.handle("time_anchor", platform.kms.time_anchor(nonce)) == b""
+
+
 def relay_keys(platform: DirectPlatform, service: EnclaveService, deployed: Deployed) -> None:
     request = service.handle(
         "key_request", {"fn": deployed.record.name, "digest": deployed.record.digest}
@@ -45,8 +50,9 @@ def test_the_host_relays_attestation_key_release_and_requests(
     platform: DirectPlatform, service: EnclaveService, echo: Deployed
 ) -> None:
     token = relay_attestation(platform, service)
+    relay_time(platform, service)
     relay_keys(platform, service, echo)
-    request = seal(echo.record, b"relayed")
+    request = seal(echo.record, b"relayed", enclave=service.enclave.key_id)
     reply = service.handle("invoke", request.envelope)
     assert open_response(request, reply, platform.trust).output == b"relayed"
     info = cbor2.loads(service.handle("info", b""))
@@ -65,7 +71,10 @@ def test_an_unknown_operation_is_malformed_not_an_attribute_lookup(service: Encl
     for op in ("load", "__init__", "_info", "handle", "enclave", ""):
         with pytest.raises(MalformedMessage):
             service.handle(op, b"")
-    assert {"info", "evidence", "attested", "key_request", "install", "invoke", "ping"} == OPS
+    assert {"info", "evidence", "attested", "key_request", "install", "invoke", "ping"} | {
+        "time_request",
+        "time_anchor",
+    } == OPS
 
 
 def test_a_ping_with_a_huge_integer_is_refused_not_allocated(service: EnclaveService) -> None:
@@ -92,6 +101,8 @@ def test_evidence_wants_a_32_byte_nonce(service: EnclaveService, nonce: object) 
         ("install", {"bundle": b"", "grant": b"", "extra": b""}),
         ("install", {"bundle": "text", "grant": b""}),
         ("invoke", {"envelope": b""}),
+        ("time_anchor", "anchor as text"),
+        ("time_anchor", {"nonce": b"", "time_ms": 0}),
     ],
 )
 def test_an_argument_of_the_wrong_shape_is_malformed(

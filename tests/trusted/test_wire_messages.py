@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from veil.trusted.errors import MalformedMessage
 from veil.trusted.wire import cbor
-from veil.trusted.wire.binding import EnclaveBinding
 from veil.trusted.wire.envelope import (
     ChainPosition,
     Envelope,
@@ -23,7 +22,16 @@ from veil.trusted.wire.records import GrantedKeys, KeyRequest
 
 b16, b32 = st.binary(min_size=16, max_size=16), st.binary(min_size=32, max_size=32)
 chains = st.none() | st.builds(ChainPosition, b16, st.integers(0, 1023), b32)
-metas = st.builds(Metadata, st.text(min_size=1, max_size=20), b16, st.integers(0, 2**50), chains)
+metas = st.builds(
+    Metadata,
+    st.text(min_size=1, max_size=20),
+    b16,
+    st.integers(0, 2**50),
+    b32,
+    st.integers(1, 2**50),
+    b32,
+    chains,
+)
 
 
 @given(metas)
@@ -58,7 +66,6 @@ PARSERS = [
     Result.from_bytes,
     KeyRequest.from_bytes,
     GrantedKeys.from_bytes,
-    EnclaveBinding.from_bytes,
 ]
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from veil.attestation.errors import DebugRefused, ReportDataMismatch, TcbStatusRefused
 from veil.attestation.result import AttestationResult
+from veil.attestation.sim import WARNING as SIM_WARNING
 from veil.attestation.verifier import TCB_STATUSES, Claims
-from veil.trusted.attest.sim import WARNING as SIM_WARNING
 from veil.trusted.crypto.digest import sha256
 from veil.trusted.errors import MalformedMessage, Refused
 from veil.trusted.wire import cbor

@@ -14,15 +14,26 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from veil.attestation.errors import TokenInvalid
 from veil.attestation.verifier import Claims
+from veil.trusted.crypto.hazmat import parse_suite
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import MalformedMessage
+from veil.trusted.wire import cbor
 from veil.trusted.wire.binding import EnclaveBinding
 
 ALGORITHM: Final = "EdDSA"
 ISSUER: Final = "veil-verifier"
+
+
+def parse_binding(data: bytes) -> EnclaveBinding:
+    """An enclave's binding (`veil.trusted.wire.binding`) as its evidence presents it."""
+    m = cbor.decode_map(
+        data, limit=4096, fields={"sign": bytes, "suite": str, "hpke": bytes, "kms": bytes}
+    )
+    return EnclaveBinding(m["sign"], parse_suite(m["suite"]), m["hpke"], m["kms"])
 
 
 def _b64(data: bytes) -> str:
@@ -83,7 +94,8 @@ class AttestationResult:
 
 def issue_token(key: SigningKey, result: AttestationResult) -> str:
     headers = {"kid": key.public.key_id.hex()}
-    return jwt.encode(result.claims(), key.cryptography_key(), algorithm=ALGORITHM, headers=headers)
+    private = Ed25519PrivateKey.from_private_bytes(key.to_bytes())  # PyJWT takes its own type
+    return jwt.encode(result.claims(), private, algorithm=ALGORITHM, headers=headers)
 
 
 def verify_token(
@@ -100,12 +112,12 @@ def verify_token(
     try:
         c = jwt.decode(
             token,
-            key.cryptography_key(),
+            Ed25519PublicKey.from_public_bytes(key.raw),
             algorithms=[ALGORITHM],
             issuer=ISSUER,
             options={"verify_exp": False, "verify_iat": False, "require": ["exp", "iat"]},
         )
-        binding = EnclaveBinding.from_bytes(_unb64(c["binding"]))
+        binding = parse_binding(_unb64(c["binding"]))
         result = AttestationResult(
             str(c["tee"]),
             str(c["measurement"]),

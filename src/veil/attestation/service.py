@@ -22,10 +22,10 @@ from veil.attestation.errors import (
     UnknownTeeType,
 )
 from veil.attestation.nonces import NonceStore
-from veil.attestation.result import AttestationResult, issue_token
+from veil.attestation.result import AttestationResult, issue_token, parse_binding
 from veil.attestation.verifier import Verifier
 from veil.trusted.crypto.signing import SigningKey
-from veil.trusted.wire.binding import NONCE_SIZE, EnclaveBinding
+from veil.trusted.wire.binding import NONCE_SIZE
 
 TOKEN_TTL_S = 3600
 
@@ -75,7 +75,7 @@ class AttestationService:
         self.nonces.consume(nonce)
         now = self._clock()
         claims = verifier.verify(evidence, now=datetime.fromtimestamp(now, UTC))
-        parsed = EnclaveBinding.from_bytes(binding)
+        parsed = parse_binding(binding)
         if claims.report_data != parsed.report_data(nonce):
             raise ReportDataMismatch("evidence does not bind these keys and this nonce")
         self._reference.check(tee, claims.measurement, claims.debug)

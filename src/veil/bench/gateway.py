@@ -7,8 +7,9 @@ registers a tenant, deploys the 1 KiB echo and measures, all on loopback:
 - secure throughput and p50/p99 latency of sealed echo invocations through
   the gateway with W = 1 and 2 enclave workers at several concurrency
   levels, from a load generator in its own process (`veil.bench.loadgen`);
-  every envelope is unique, a sample of the responses is verified with
-  `open_response`, and every non-200 answer counts as an error;
+  every envelope is unique and sealed to one of the pool's W enclaves in
+  turn, a sample of the responses is verified with `open_response`, and
+  every non-200 answer counts as an error;
 - the baseline, back to back with each secure pool size in the same run:
   the same Wasm echo behind a bare uvicorn app with plain wasmtime
   (`veil.bench.baseline_app`), same load generator, same concurrency levels;
@@ -48,7 +49,7 @@ from veil.bench.harness import Metric, percentile
 from veil.bench.loadgen import LoadGenerator, LoadResult
 from veil.client.invoke import SealedRequest, open_response, seal
 from veil.client.trust import TrustAnchors
-from veil.wiring.bench import TENANT, BenchPlatform, EnvelopePool, running_platform
+from veil.wiring.bench import TENANT, BenchPlatform, EnvelopePool, enclave_keys, running_platform
 from veil.wiring.embedded import HOST
 from veil.wiring.processes import free_port, stop_process, wait_healthy
 
@@ -123,6 +124,7 @@ def _measure_secure(
     port, path = platform.gateway_port, f"/v1/invoke/{ECHO}"
     with platform.client() as client:
         client.invoke(ECHO, DATA)  # cold start on a stem cell
+        pool.target(enclave_keys(client))
         # a burst at the highest concurrency makes every allowed worker warm
         sealed = pool.take(int(2000 * warmup_s) + 200)
         burst = loadgen.run(
@@ -223,7 +225,7 @@ def _measure_cold_starts(platform: BenchPlatform, count: int) -> tuple[list[floa
         for i in range(count):
             name = f"{TENANT}/cold-{i}"
             platform.deploy_echo(client, name)
-            request = seal(client.function(name), DATA)
+            request = seal(client.function(name), DATA, enclave=client.enclave_for(name))
             http.get("/healthz")  # a warm keep-alive connection: time the call, not the connect
             start = time.perf_counter()
             response = http.post(
@@ -312,7 +314,7 @@ def run(quick: bool) -> list[Metric]:
             record = platform.deploy_echo(client, ECHO)
             trust = client.trust
         platform.stop_gateway()
-        pool = EnvelopePool(record, DATA)
+        pool = EnvelopePool(record, DATA, [])  # targeted at each pool's enclaves
         tally = Verification()
         secure: list[Level] = []
         baseline: list[Level] = []

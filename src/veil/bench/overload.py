@@ -37,7 +37,7 @@ from veil.bench.gateway import DATA, ECHO, BenchFailed, Verification, _pid, _ver
 from veil.bench.harness import Metric, percentile
 from veil.bench.loadgen import LoadGenerator, LoadResult
 from veil.client.trust import TrustAnchors
-from veil.wiring.bench import BenchPlatform, EnvelopePool, running_platform
+from veil.wiring.bench import BenchPlatform, EnvelopePool, enclave_keys, running_platform
 from veil.wiring.embedded import HOST
 
 LEVELS = (8, 32, 64, 256, 512)
@@ -148,7 +148,8 @@ def run(quick: bool) -> list[Metric]:
             record = platform.deploy_echo(client, ECHO)
             trust = client.trust
             client.invoke(ECHO, DATA)  # cold start
-        pool = EnvelopePool(record, DATA)
+            enclaves = enclave_keys(client)  # both workers: the other loads on its first request
+        pool = EnvelopePool(record, DATA, enclaves)
         tally = Verification()
         levels: list[Level] = []
         probe = HealthProbe(platform.gateway_port)

@@ -17,11 +17,11 @@ import httpx
 import typer
 from rich.console import Console
 
+from veil.attestation.sim import WARNING
 from veil.client.build import build, scaffold
 from veil.client.invoke import open_response, seal
 from veil.client.sdk import Client
 from veil.samples import wasm
-from veil.trusted.attest.sim import WARNING
 from veil.trusted.bundle import Bundle, Manifest
 from veil.trusted.wire.envelope import Envelope, Response
 from veil.trusted.wire.records import FunctionRecord
@@ -84,7 +84,7 @@ def _story(out: Console, platform: EmbeddedPlatform, client: Client) -> None:
     out.print(f"   acme/greet answered [green]{greeting.output.decode()}[/]")
     out.print("\n[bold]2. Invoke[/] acme/upper with a secret input")
     secret = b"my card number is 4111-1111-1111-1111"
-    request = seal(client.function("acme/upper"), secret)
+    request = seal(client.function("acme/upper"), secret, enclave=client.enclave_for("acme/upper"))
     meta = Envelope.from_bytes(request.envelope).meta
     with out.status("first call: cold start from a stem cell (key release, load, init) …"):
         reply = httpx.post(f"{platform.gateway_url}/v1/invoke/acme/upper", content=request.envelope)
@@ -94,7 +94,8 @@ def _story(out: Console, platform: EmbeddedPlatform, client: Client) -> None:
     out.print("   [dim]what the host saw:[/]")
     out.print(
         f"     function={meta.function} request_id={meta.request_id.hex()[:16]}… "
-        f"deadline={meta.deadline_ms}, {len(Envelope.from_bytes(request.envelope).sealed)} bytes "
+        f"enclave={meta.enclave.hex()[:12]}… deadline={meta.deadline_ms}, "
+        f"{len(Envelope.from_bytes(request.envelope).sealed)} bytes "
         f"of ciphertext in, {len(response.sealed)} bytes of ciphertext + a receipt out"
     )
     out.print("   [dim]what the client got:[/]")
@@ -132,7 +133,9 @@ def _deployed(out: Console, record: FunctionRecord, what: str) -> None:
 def _attacks(out: Console, platform: EmbeddedPlatform, client: Client) -> None:
     out.print("\n[bold]3. A malicious host[/]")
     url = f"{platform.gateway_url}/v1/invoke/acme/echo"
-    request = seal(client.function("acme/echo"), b"transfer 10 EUR")
+    request = seal(
+        client.function("acme/echo"), b"transfer 10 EUR", enclave=client.enclave_for("acme/echo")
+    )
     env = Envelope.from_bytes(request.envelope)
     flipped = bytearray(env.sealed)
     flipped[-1] ^= 1

@@ -30,13 +30,13 @@ from urllib.parse import urlsplit
 import typer
 import uvicorn
 
+from veil.attestation.sim import WARNING
 from veil.cli.config import ClientConfig
 from veil.cli.context import human_errors, state
 from veil.cli.output import err, error, plain, say, step, warn
 from veil.cli.platform import register_local_tenant
 from veil.host.dispatcher import Dispatcher
 from veil.host.pool import PoolConfig
-from veil.trusted.attest.sim import WARNING
 from veil.wiring.lock import DataDirInUse, hold_data_dir
 from veil.wiring.processes import start_service, stop_process, wait_healthy
 from veil.wiring.services import (

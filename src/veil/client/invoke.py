@@ -2,9 +2,12 @@
 
 `open_response` returns output only after checking the whole chain: the
 attestation result is signed by a trusted verifier and binds the trusted
-KMS; the receipt is signed by the attested enclave key and names this exact
-request, this exact sealed response, and the pinned bundle digest; and the
-result opens under the reply key only this request carried.
+KMS; the receipt is signed by the attested enclave key, that enclave is the
+one the request named, and the receipt names this exact request, this exact
+sealed response, and the pinned bundle digest; and the result opens under
+the reply key only this request carried. A response is late, and refused,
+if it arrives after the request's deadline by this client's clock, or if
+the enclave's trusted clock says it served it after.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ from veil.trusted.wire.records import FunctionRecord
 
 class ReceiptInvalid(Refused):
     """A response whose receipt or attestation does not prove what it must."""
+
+
+class LateResponse(ReceiptInvalid):
+    """A response that arrived, or was served, after its request's deadline: the host may
+    have held the request or the response back; a caller that gave up on it must not use it."""
 
 
 class RemoteFunctionError(Exception):
@@ -72,11 +80,18 @@ def seal(
     record: FunctionRecord,
     data: bytes,
     *,
+    enclave: bytes,
     timeout_s: float = 30.0,
     chain: ChainPosition | None = None,
 ) -> SealedRequest:
+    """Seal `data` for `record`'s function, to run on the one enclave whose key id is `enclave`.
+
+    Only that enclave serves it (any other refuses it, `WrongEnclave`), and its
+    replay window lets it run once: the host cannot run it a second time elsewhere.
+    """
     deadline_ms = int((time.time() + timeout_s) * 1000)
-    meta = Metadata(record.name, os.urandom(REQUEST_ID_SIZE), deadline_ms, chain)
+    rid = os.urandom(REQUEST_ID_SIZE)
+    meta = Metadata(record.name, rid, deadline_ms, record.digest, record.version, enclave, chain)
     reply_key = recipes.new_symmetric_key()
     envelope = seal_request(record.suite, record.public_key, meta, RequestPayload(data, reply_key))
     return SealedRequest(envelope, meta, reply_key, record)
@@ -84,11 +99,15 @@ def seal(
 
 def open_response(request: SealedRequest, response: bytes, trust: TrustAnchors) -> Invocation:
     """Verify everything, then return the invocation (ok or a function error)."""
+    if time.time_ns() // 1_000_000 > request.meta.deadline_ms:
+        raise LateResponse("response arrived after the request's deadline")
     resp = Response.from_bytes(response)
     if resp.request_id != request.meta.request_id:
         raise ReceiptInvalid("response answers another request")
     attestation = verify_token(resp.attestation, trust.verifier_keys, now=time.time())
     _check_attestation(attestation, trust)
+    if attestation.enclave_key.key_id != request.meta.enclave:
+        raise ReceiptInvalid("response is from another enclave than the request names")
     receipt = Receipt.verify(resp.receipt, attestation.enclave_key)
     expected = (
         request.record.name,
@@ -108,6 +127,8 @@ def open_response(request: SealedRequest, response: bytes, trust: TrustAnchors) 
     )
     if expected != actual:
         raise ReceiptInvalid("receipt does not match this request, response and bundle")
+    if receipt.served_ms > request.meta.deadline_ms:
+        raise LateResponse("the enclave served the request after its deadline")
     result = open_result(request.reply_key, request.request_hash, resp.sealed)
     if result.ok != receipt.ok:
         raise ReceiptInvalid("receipt and result disagree")

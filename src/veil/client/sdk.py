@@ -4,14 +4,22 @@
     record = client.deploy(bundle, tenant="acme", key=tenant_key, policy=Policy.development())
     invocation = client.invoke("acme/echo", b"hello")
 
-Every record is verified with the pinned KMS key and every response with
-the full receipt chain (`veil.client.invoke.open_response`); the gateway
-is not trusted for anything but delivery.
+Every record is verified with the pinned KMS key and checked to be the one
+asked for, current and fresh (`veil.client.records`), and every response
+with the full receipt chain (`veil.client.invoke.open_response`); the
+gateway is not trusted for anything but delivery. Each request is sealed to
+one enclave, picked at random from the set the gateway recommends for the
+function (`enclave_set`, cached for `ENCLAVE_SET_TTL_S`): only that enclave
+runs it, at most once (see `veil.client.retry` for what retries do). A
+request an enclave refuses as `StaleVersion` (sealed to another version
+than it holds) is sealed again to a freshly fetched record, once per
+record version.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from typing import Any
 
@@ -20,15 +28,25 @@ import httpx
 
 from veil.attestation.policy import Policy
 from veil.client.errors import GatewayError, GatewayUnavailable, check
-from veil.client.invoke import Invocation, open_response, seal
-from veil.client.retry import Backoff, OnRetry
+from veil.client.invoke import Invocation, SealedRequest, open_response, seal
+from veil.client.records import RecordBook, StaleRecord
+from veil.client.retry import Backoff, OnRetry, reseal
 from veil.client.trust import TrustAnchors
 from veil.trusted.bundle import Bundle, SignedBundle
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
+from veil.trusted.enclave import StaleVersion
+from veil.trusted.errors import MalformedMessage
+from veil.trusted.wire.envelope import ENCLAVE_ID_SIZE
 from veil.trusted.wire.records import FunctionRecord, Registration
 
 CBOR = "application/cbor"
+MAX_RESEALS = 3
+"""New envelopes one invocation may seal after the first, when enclaves it names are gone:
+each may run once, so a hostile host can make one `invoke` run at most 1 + this many times."""
+ENCLAVE_SET_TTL_S = 1.0
+"""How long a function's recommended enclaves are used before they are asked for again:
+briefly, so a client follows the pool as it grows and shrinks."""
 
 
 def deploy_body(
@@ -60,13 +78,32 @@ class _Base:
         self.trust = trust
         self.on_retry = on_retry
         """Told one line each time an invocation is retried (it is also logged at INFO)."""
-        self._records: dict[str, FunctionRecord] = {}
+        self.records = RecordBook(trust.kms_key)
+        self._enclave_sets: dict[str, tuple[float, list[bytes]]] = {}
 
-    def _remember(self, content: bytes) -> FunctionRecord:
-        """Verify a function record with the pinned KMS key and cache it by name."""
-        record = FunctionRecord.verify(content, self.trust.kms_key)
-        self._records[record.name] = record
-        return record
+    def _cached_set(self, name: str, refresh: bool) -> list[bytes] | None:
+        cached = self._enclave_sets.get(name)
+        if refresh or cached is None or time.monotonic() - cached[0] > ENCLAVE_SET_TTL_S:
+            return None
+        return cached[1]
+
+    def _learn_set(self, name: str, answer: Any) -> list[bytes]:
+        """Parse the gateway's `{"enclaves": [{"key_id": hex, ...}]}` and cache it."""
+        try:
+            keys = [bytes.fromhex(e["key_id"]) for e in answer["enclaves"]]
+        except (TypeError, KeyError, ValueError):
+            raise MalformedMessage("the gateway's enclave set does not parse") from None
+        if not keys or any(len(k) != ENCLAVE_ID_SIZE for k in keys):
+            raise MalformedMessage("the gateway's enclave set does not parse")
+        self._enclave_sets[name] = (time.monotonic(), keys)
+        return keys
+
+    @staticmethod
+    def _stale_again(exc: StaleVersion, record: FunctionRecord, refused: int | None) -> int:
+        """The version now refused as stale; re-raise if it already was once (no loop)."""
+        if refused == record.version:
+            raise exc
+        return record.version
 
     def _unavailable(self) -> GatewayUnavailable:
         return GatewayUnavailable(self.url)
@@ -80,8 +117,50 @@ class _Base:
         return {"content": envelope, "headers": {"content-type": CBOR}, "timeout": timeout_s + 5}
 
 
+class _Attempts:
+    """One invocation's tries: the envelope to send next, and what a refusal does to it.
+
+    A refusal before any enclave (429, 503) keeps the envelope: it is sent
+    again as it is. `UnknownEnclave` and `WorkerDied` drop it: the next try
+    seals the input again, with a new request id, to an enclave other than
+    the ones that failed (from a freshly fetched set), at most `MAX_RESEALS`
+    times, and not at all without `failover`.
+    """
+
+    def __init__(
+        self, name: str, timeout_s: float, on_retry: OnRetry | None, failover: bool
+    ) -> None:
+        self.name, self.on_retry = name, on_retry
+        self.backoff = Backoff(time.monotonic() + timeout_s)
+        self.request: SealedRequest | None = None
+        self.failed: set[bytes] = set()
+        self.reseals_left = MAX_RESEALS if failover else 0
+
+    @property
+    def remaining(self) -> float:
+        return self.backoff.deadline - time.monotonic()
+
+    def seal(self, record: FunctionRecord, data: bytes, offered: list[bytes]) -> SealedRequest:
+        enclave = random.choice([k for k in offered if k not in self.failed] or offered)
+        self.request = seal(record, data, enclave=enclave, timeout_s=self.remaining)
+        return self.request
+
+    def refused(self, error: GatewayError) -> float | None:
+        """Seconds to wait before the next try, or None to give up."""
+        sealed_anew = self.request is not None and reseal(error)
+        wait = self.backoff.delay(error)
+        if wait is None or (sealed_anew and self.reseals_left == 0):
+            return None
+        self.backoff.announce(self.name, error, wait, self.on_retry)
+        if self.request is not None and sealed_anew:
+            self.failed.add(self.request.meta.enclave)
+            self.request, self.reseals_left = None, self.reseals_left - 1
+        return wait
+
+
 class Client(_Base):
-    """Invocations refused with 429/503 are retried with backoff within their timeout."""
+    """Invocations refused with 429/503 are retried with backoff within their timeout
+    (the same envelope, or sealed to another enclave if its own is gone: `_Attempts`)."""
 
     def __init__(
         self,
@@ -109,32 +188,63 @@ class Client(_Base):
         suite: hazmat.Suite | None = None,
     ) -> FunctionRecord:
         body = deploy_body(bundle, tenant, key, policy, suite)
-        return self._remember(
-            self._call("POST", "/v1/functions", **self._deploy_args(body)).content
-        )
+        answer = self._call("POST", "/v1/functions", **self._deploy_args(body)).content
+        return self.records.accept_deployed(answer, bundle, key.public)
 
     def function(self, name: str, *, refresh: bool = False) -> FunctionRecord:
-        if refresh or name not in self._records:
-            return self._remember(self._call("GET", f"/v1/functions/{name}").content)
-        return self._records[name]
+        """The record of `name`, cached until shortly before it expires; an expired one is
+        fetched once more (a cache on the way may lag), then `StaleRecord`."""
+        if not refresh and (cached := self.records.cached(name)) is not None:
+            return cached
+        try:
+            return self.records.accept(self._call("GET", f"/v1/functions/{name}").content, name)
+        except StaleRecord:
+            return self.records.accept(self._call("GET", f"/v1/functions/{name}").content, name)
 
     def functions(self) -> list[dict[str, Any]]:
         listed: list[dict[str, Any]] = self._call("GET", "/v1/functions").json()
         return listed
 
-    def invoke(self, name: str, data: bytes, *, timeout_s: float = 30.0) -> Invocation:
-        backoff = Backoff(time.monotonic() + timeout_s)
+    def enclave_set(self, name: str, *, refresh: bool = False) -> list[bytes]:
+        """Key ids of the enclaves the gateway recommends for `name` (cached briefly)."""
+        cached = self._cached_set(name, refresh)
+        if cached is not None:
+            return cached
+        answer = self._call("GET", f"/v1/functions/{name}/enclaves").json()
+        return self._learn_set(name, answer)
+
+    def enclave_for(self, name: str) -> bytes:
+        """One enclave to seal a request for `name` to, at random from `enclave_set`."""
+        return random.choice(self.enclave_set(name))
+
+    def invoke(
+        self, name: str, data: bytes, *, timeout_s: float = 30.0, failover: bool = True
+    ) -> Invocation:
+        """Seal `data` to one enclave of `name`, send it, verify the answer.
+
+        Retried within `timeout_s` (`_Attempts`); `failover=False` never seals
+        a second envelope, so the function runs at most once even if the host
+        lies about an enclave dying (the call then fails instead).
+        """
+        tries = _Attempts(name, timeout_s, self.on_retry, failover)
+        refused: int | None = None
         while True:
-            remaining = backoff.deadline - time.monotonic()
-            request = seal(self.function(name), data, timeout_s=remaining)  # a new request id
-            args = self._invoke_args(request.envelope, remaining)
             try:
+                request = tries.request or tries.seal(
+                    self.function(name, refresh=refused is not None),
+                    data,
+                    self.enclave_set(name, refresh=bool(tries.failed)),
+                )
+                args = self._invoke_args(request.envelope, tries.remaining)
                 response = self._call("POST", f"/v1/invoke/{name}", **args)
+            except StaleVersion as exc:  # refused before it opened: sealing anew is safe
+                refused = self._stale_again(exc, request.record, refused)
+                tries.request = None
+                continue
             except GatewayError as exc:
-                wait = backoff.delay(exc)
+                wait = tries.refused(exc)
                 if wait is None:
                     raise
-                backoff.announce(name, exc, wait, self.on_retry)
                 time.sleep(wait)
                 continue
             return open_response(request, response.content, self.trust)
@@ -189,26 +299,54 @@ class AsyncClient(_Base):
     ) -> FunctionRecord:
         body = deploy_body(bundle, tenant, key, policy, suite)
         response = await self._call("POST", "/v1/functions", **self._deploy_args(body))
-        return self._remember(response.content)
+        return self.records.accept_deployed(response.content, bundle, key.public)
 
     async def function(self, name: str, *, refresh: bool = False) -> FunctionRecord:
-        if refresh or name not in self._records:
-            return self._remember((await self._call("GET", f"/v1/functions/{name}")).content)
-        return self._records[name]
+        """As `Client.function`."""
+        if not refresh and (cached := self.records.cached(name)) is not None:
+            return cached
+        try:
+            answer = await self._call("GET", f"/v1/functions/{name}")
+            return self.records.accept(answer.content, name)
+        except StaleRecord:
+            answer = await self._call("GET", f"/v1/functions/{name}")
+            return self.records.accept(answer.content, name)
 
-    async def invoke(self, name: str, data: bytes, *, timeout_s: float = 30.0) -> Invocation:
-        backoff = Backoff(time.monotonic() + timeout_s)
+    async def enclave_set(self, name: str, *, refresh: bool = False) -> list[bytes]:
+        """Key ids of the enclaves the gateway recommends for `name` (cached briefly)."""
+        cached = self._cached_set(name, refresh)
+        if cached is not None:
+            return cached
+        answer = (await self._call("GET", f"/v1/functions/{name}/enclaves")).json()
+        return self._learn_set(name, answer)
+
+    async def enclave_for(self, name: str) -> bytes:
+        """One enclave to seal a request for `name` to, at random from `enclave_set`."""
+        return random.choice(await self.enclave_set(name))
+
+    async def invoke(
+        self, name: str, data: bytes, *, timeout_s: float = 30.0, failover: bool = True
+    ) -> Invocation:
+        """As `Client.invoke`."""
+        tries = _Attempts(name, timeout_s, self.on_retry, failover)
+        refused: int | None = None
         while True:
-            remaining = backoff.deadline - time.monotonic()
-            request = seal(await self.function(name), data, timeout_s=remaining)
-            args = self._invoke_args(request.envelope, remaining)
             try:
+                request = tries.request or tries.seal(
+                    await self.function(name, refresh=refused is not None),
+                    data,
+                    await self.enclave_set(name, refresh=bool(tries.failed)),
+                )
+                args = self._invoke_args(request.envelope, tries.remaining)
                 response = await self._call("POST", f"/v1/invoke/{name}", **args)
+            except StaleVersion as exc:  # refused before it opened: sealing anew is safe
+                refused = self._stale_again(exc, request.record, refused)
+                tries.request = None
+                continue
             except GatewayError as exc:
-                wait = backoff.delay(exc)
+                wait = tries.refused(exc)
                 if wait is None:
                     raise
-                backoff.announce(name, exc, wait, self.on_retry)
                 await asyncio.sleep(wait)
                 continue
             return open_response(request, response.content, self.trust)

@@ -1,17 +1,31 @@
-"""The dispatcher: which enclave serves a request, cold starts, and retries.
+"""The dispatcher: which enclaves a function's clients are offered, routing, cold starts.
 
-- Warm pool per function: workers that hold its keys; a request goes to the
-  least loaded one below the per-enclave concurrency limit, else waits in
-  the `WaitQueue` (in arrival order, bounded by its deadline, the queue-time
-  limit `max_wait_s` and `max_queue`). A request never overtakes one of its
-  function that is already waiting; a freed slot wakes one waiter, a pool
-  change as many as it freed slots.
-- Scale up: when every warm worker of a function is full, one more is made
-  warm (a stem cell, a new worker, or another function's worker) -- only if
-  the pool can host it: at its maximum, requests wait, nothing is attempted.
-- A worker that dies mid-request is replaced and the request retried once
-  on another enclave (requests are idempotent by request id), else answered
-  with `WorkerDied`.
+- A request names the one enclave it is for (its key id, bound into the
+  sealed envelope), and goes there or nowhere: to the worker with that key
+  id, below the per-enclave concurrency limit, else it waits in the
+  `WaitQueue` under (function, enclave), in arrival order, bounded by its
+  deadline, the queue-time limit `max_wait_s` and `max_queue`. A request
+  never overtakes one of its key that is already waiting; a freed slot
+  wakes one waiter, a pool change as many as it freed slots. No live worker
+  with that key id: `UnknownEnclave`, at once.
+- An attested enclave named for a function it does not hold yet loads it
+  first (key release, bundle, install); the request waits for that.
+- Scale up is in what clients are offered (`recommend`): a function's warm
+  enclaves, and when every one of them is full, one more (a stem cell, a
+  new worker if the pool can grow, or another function's worker).
+- A worker that dies mid-request is replaced; the request is answered with
+  `WorkerDied`, never run on another enclave (the one it named may have run
+  it): the client seals it again, with a new request id.
+- Versions: a deploy takes warm workers of an older version out of the warm
+  set (`deployed`), so the enclaves named next load the new one. An enclave
+  that refuses a request as `StaleVersion` while the registry has a newer
+  version than it holds loads that version and the request is retried once
+  on it; one whose grant expired (`GrantExpired`) is given a fresh grant
+  (key request -> release -> install; the same version only extends it) and
+  the request retried once on it. Both retries are the same envelope on the
+  same enclave, so its replay window still lets it run at most once.
+- An enclave that refuses for its clock (`ClockNotAnchored`, `ClockDrift`)
+  is re-anchored to the KMS's time and the request retried once.
 
 The processes themselves are the `WorkerPool`'s (`host.pool`).
 """
@@ -25,11 +39,11 @@ from pathlib import Path
 from typing import Any
 
 from veil.host.events import EventLog
-from veil.host.ipc import ChannelClosed, ChannelError
+from veil.host.ipc import ChannelClosed, ChannelError, rebuild
 from veil.host.metrics import Metrics
 from veil.host.pool import PoolConfig, WorkerHandle, WorkerPool
 from veil.host.provision import load_function
-from veil.host.registry import Registry
+from veil.host.registry import Entry, Registry
 from veil.host.transport import (
     DeadlineExceeded,
     DispatchError,
@@ -38,15 +52,19 @@ from veil.host.transport import (
     NoCapacity,
     Overloaded,
     StorageUnavailable,
+    UnknownEnclave,
     WorkerDied,
 )
 from veil.host.trust import TrustServices
 from veil.host.waiting import WaitQueue
-from veil.trusted import edge
+from veil.trusted.clock import ClockDrift, ClockNotAnchored
 from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
 
 KMS_DOWN_S = 10.0
 """How long a failed KMS call makes the gateway report itself not ready (unless one succeeds)."""
+
+Key = tuple[str, bytes]
+"""What a request waits for: its function on the enclave it names (key id)."""
 
 
 class Dispatcher:
@@ -70,11 +88,12 @@ class Dispatcher:
         self.config = config or PoolConfig()
         self.events = events or EventLog()
         self.metrics = metrics or Metrics()
-        self.waiting = WaitQueue(self.config.max_queue, self.config.max_wait_s)
+        self.waiting: WaitQueue[Key] = WaitQueue(self.config.max_queue, self.config.max_wait_s)
         self.pool = WorkerPool(
             trust, sim_key, self.config, self.events, self.metrics, self._pool_changed
         )
-        self._cold: dict[str, asyncio.Task[None]] = {}
+        self._cold: set[asyncio.Task[None]] = set()
+        self._renewing: dict[tuple[int, str], asyncio.Task[bool]] = {}
         self.cold_start_attempts = 0
         self.kms_ok_at = self.kms_failed_at = 0.0
         """When a cold start last reached the KMS, and last failed to (monotonic)."""
@@ -87,17 +106,23 @@ class Dispatcher:
         await self.pool.start()
 
     async def stop(self) -> None:
-        """Cancel cold starts under way (each reaps its own worker), then stop the pool."""
-        cold = list(self._cold.values())
+        """Cancel cold starts and grant renewals under way, then stop the pool."""
+        cold = [*self._cold, *self._renewing.values()]
         for task in cold:
             task.cancel()
         await asyncio.gather(*cold, return_exceptions=True)
         await self.pool.stop()
 
-    async def invoke(self, function: str, envelope: bytes, deadline: float) -> bytes:
-        """Serve one sealed request; retried once on another enclave if its worker dies."""
+    async def invoke(
+        self, function: str, enclave: bytes, envelope: bytes, deadline: float
+    ) -> bytes:
+        """Serve one sealed request on the enclave it names, or fail: never on another.
+
+        A refusal the host can mend on that same enclave (a newer version to
+        load, an expired grant to renew) is retried once there, the same envelope.
+        """
         for attempt in (1, 2):
-            worker = await self._acquire(function, deadline)
+            worker = await self._acquire(function, enclave, deadline)
             worker.last_used = time.monotonic()
             try:
                 reply = await worker.channel.call(
@@ -105,58 +130,129 @@ class Dispatcher:
                 )
             except ChannelClosed:
                 self.pool.lost(worker, "channel closed mid-request")
-                if attempt == 2 or time.monotonic() >= deadline:
-                    raise WorkerDied("the enclave serving this request died") from None
-                self.events.emit("request_retried", function=function)
-                continue
+                raise WorkerDied("the enclave serving this request died") from None
             except TimeoutError:
                 raise DeadlineExceeded("deadline passed while the enclave was working") from None
             except ChannelError as exc:
-                raise edge.rebuild(exc.name) from None
+                error = rebuild(exc.name)
+                if attempt == 2:
+                    raise error from None
+                if isinstance(error, ClockNotAnchored | ClockDrift):
+                    await self._reanchor(worker, error)
+                elif not await self._recovered(worker, function, exc.name):
+                    raise error from None
+            else:
+                self.metrics.rewinds.inc()
+                return reply
             finally:
-                self.waiting.wake_one(worker.functions)
-            self.metrics.rewinds.inc()
-            return reply
+                self.waiting.wake_one([(f, enclave) for f in worker.functions])
         raise AssertionError("unreachable")
 
-    async def _acquire(self, function: str, deadline: float) -> WorkerHandle:
+    def deployed(self, function: str, version: int) -> None:
+        """Warm workers of an older version get no more of its requests (in-flight ones finish)."""
+        for worker in [w for w in self.workers.values() if function in w.functions]:
+            if worker.versions.get(function, 0) < version:
+                worker.functions.discard(function)
+        self.pool.changed()
+
+    async def _recovered(self, worker: WorkerHandle, function: str, refusal: str) -> bool:
+        """Whether the host fixed what the enclave refused, so that one retry may succeed."""
+        if refusal == "GrantExpired":
+            key = (worker.id, function)
+            if key not in self._renewing:  # one renewal per worker, however many requests wait
+                task = asyncio.create_task(self._renew(worker, function))
+                self._renewing[key] = task
+                task.add_done_callback(lambda _t: self._renewing.pop(key, None))
+            return await asyncio.shield(self._renewing[key])
+        if refusal != "StaleVersion":
+            return False
+        try:
+            entry = self.registry.get(function)
+        except sqlite3.Error:
+            return False
+        if entry is None or worker.versions.get(function, 0) >= entry.version:
+            return False  # the request is the stale one: the client re-seals to a fresh record
+        self.deployed(function, entry.version)
+        return True
+
+    async def _renew(self, worker: WorkerHandle, function: str) -> bool:
+        """Relay a fresh grant to `worker` for the registry's version of `function`."""
+        try:
+            entry = self.registry.get(function)
+            bundle = None if entry is None else self.registry.bundle(entry.digest)
+            if entry is None or bundle is None:
+                return False
+            call = self.pool.call(worker)
+            await load_function(call, self.trust, function, entry.digest, bundle)
+        except (ChannelError, ChannelClosed, TimeoutError, OSError, VeilError, sqlite3.Error):
+            return False
+        worker.versions[function] = entry.version
+        self.events.emit("grant_renewed", function=function, enclave=worker.id)
+        return True
+
+    async def _reanchor(self, worker: WorkerHandle, error: VeilError) -> None:
+        """A fresh KMS time anchor for `worker`, or `error` (the clock refusal) stands."""
+        self.events.emit("clock_reanchored", enclave=worker.id, error=type(error).__name__)
+        try:
+            await self.pool.anchor(worker)
+        except OSError:  # RemoteTrust's ServiceUnavailable: the KMS did not answer
+            self.kms_failed_at = time.monotonic()
+            raise KmsUnavailable("the key service is unavailable") from None
+        except (ChannelClosed, ChannelError, TimeoutError, VeilError):
+            raise error from None
+
+    async def _acquire(self, function: str, enclave: bytes, deadline: float) -> WorkerHandle:
+        key: Key = (function, enclave)
         woken = False
         while True:
-            if woken or not self.waiting.has_waiters(function):
-                worker = self._free_worker(function)
-                if worker is not None:
+            worker = self.pool.named(enclave)
+            if worker is None:
+                self.metrics.errors.labels("unknown_enclave").inc()
+                raise UnknownEnclave("no live enclave has the key id this request names")
+            if function in worker.functions:
+                limit = self.config.enclave_concurrency
+                if (woken or not self.waiting.has_waiters(key)) and worker.inflight < limit:
                     return worker
-            if function not in self._cold and self.pool.can_host(function):
-                self._start_cold(function)
+            elif function not in worker.loading:
+                self._start_cold(function, worker)
             try:
-                await self.waiting.wait(function, deadline, front=woken)
+                await self.waiting.wait(key, deadline, front=woken)
             except Overloaded:
                 self.metrics.errors.labels("overloaded").inc()
                 raise
             woken = True
 
-    def _warm(self, function: str) -> list[WorkerHandle]:
-        return [w for w in self.workers.values() if function in w.functions and not w.dead]
+    async def recommend(self, function: str) -> list[dict[str, Any]]:
+        """The enclaves to offer `function`'s clients: the ones that hold it or are loading
+        it, and when all of those are full, a spare (`WorkerPool.spare_for`)."""
+        self._entry(function)
+        mine = [w for w in self.workers.values() if function in w.functions | w.loading]
+        if all(self._full(function, w) for w in mine):
+            spare = await self.pool.spare_for(function)
+            if spare is not None and spare not in mine:
+                mine.append(spare)
+        if not mine:
+            raise NoCapacity("no enclave can be started")
+        return [{"key_id": w.key_id.hex(), "warm": function in w.functions} for w in mine]
 
-    def _free_worker(self, function: str) -> WorkerHandle | None:
-        limit = self.config.enclave_concurrency
-        free = [w for w in self._warm(function) if w.inflight < limit]
-        return min(free, key=lambda w: w.inflight) if free else None
+    def _full(self, function: str, worker: WorkerHandle) -> bool:
+        waiting = self.waiting.waiting_for((function, worker.key_id))
+        return worker.inflight + waiting >= self.config.enclave_concurrency
 
     def _pool_changed(self) -> None:
-        """Wake as many waiters of each function as the pool now has free slots for it."""
+        """Wake as many waiters of each (function, enclave) as that enclave has free slots for;
+        fail the waits for an enclave that left the pool."""
         limit = self.config.enclave_concurrency
-        for function in self.waiting.functions():
-            warm = self._warm(function)
-            free = sum(max(0, limit - w.inflight) for w in warm)
-            self.waiting.wake(function, free - self.waiting.claimed(function))
-            if not warm and function not in self._cold and self.waiting.waiting_for(function):
-                if self.pool.can_host(function):
-                    self._start_cold(function)
-                elif not self.pool.spawning:
-                    self.waiting.fail(function, NoCapacity("no enclave can be started"))
+        for key in self.waiting.waiting_keys():
+            function, enclave = key
+            worker = self.pool.named(enclave)
+            if worker is None:
+                self.waiting.fail(key, UnknownEnclave("the enclave this request names is gone"))
+            elif function in worker.functions:
+                free = max(0, limit - worker.inflight)
+                self.waiting.wake(key, free - self.waiting.claimed(key))
 
-    def _start_cold(self, function: str) -> None:
+    def _entry(self, function: str) -> Entry:
         try:
             entry = self.registry.get(function)
         except sqlite3.Error:
@@ -164,34 +260,38 @@ class Dispatcher:
             raise StorageUnavailable("the function registry is unavailable") from None
         if entry is None:
             raise FunctionNotDeployed(f"function {function!r} is not deployed")
+        return entry
+
+    def _start_cold(self, function: str, worker: WorkerHandle) -> None:
+        """Load `function` into `worker`, the enclave a request named; its requests wait."""
+        entry = self._entry(function)
         self.cold_start_attempts += 1
         self.metrics.cold_start_attempts.inc()
-        task = asyncio.create_task(self._cold_start(function, entry.digest))
-        self._cold[function] = task
-        task.add_done_callback(lambda _t: self._cold.pop(function, None))
-
-    async def _cold_start(self, function: str, digest: bytes) -> None:
-        start = time.perf_counter()
-        worker = await self.pool.host_for(function)
-        if worker is None:
-            if not self._warm(function):
-                self.waiting.fail(function, NoCapacity("no enclave can be started"))
-            return
         worker.loading.add(function)
+        task = asyncio.create_task(self._cold_start(function, worker, entry.digest, entry.version))
+        self._cold.add(task)
+        task.add_done_callback(self._cold.discard)
+
+    async def _cold_start(
+        self, function: str, worker: WorkerHandle, digest: bytes, version: int
+    ) -> None:
+        start = time.perf_counter()
+        key = (function, worker.key_id)
         try:
             bundle = self.registry.bundle(digest)
             call = self.pool.call(worker)
             timings = await load_function(call, self.trust, function, digest, bundle)
         except (ChannelError, VeilError) as exc:  # refused by the enclave, or by the KMS
-            self._cold_refused(function, exc)
+            self._cold_refused(key, exc)
         except (ChannelClosed, TimeoutError):
             self.pool.lost(worker, "died while loading a function")
         except OSError:  # the KMS did not answer: no enclave can get this function's keys
-            self._cold_failed(function, KmsUnavailable("the key service is unavailable"))
+            self._cold_failed(key, KmsUnavailable("the key service is unavailable"))
         except sqlite3.Error:
-            self._cold_failed(function, StorageUnavailable("the function registry is unavailable"))
+            self._cold_failed(key, StorageUnavailable("the function registry is unavailable"))
         else:
             self.kms_ok_at = time.monotonic()
+            worker.versions[function] = version
             worker.functions.add(function)
             self._cold_started(function, worker, time.perf_counter() - start, timings)
         finally:
@@ -199,22 +299,22 @@ class Dispatcher:
             self.pool.background(self.pool.replenish())
             self.pool.changed()
 
-    def _cold_refused(self, function: str, exc: ChannelError | VeilError) -> None:
-        error = edge.rebuild(exc.name) if isinstance(exc, ChannelError) else exc
+    def _cold_refused(self, key: Key, exc: ChannelError | VeilError) -> None:
+        error = rebuild(exc.name) if isinstance(exc, ChannelError) else exc
         if not isinstance(error, MalformedMessage | NotFound | Refused):  # failed, not refused
-            self._cold_failed(function, KmsUnavailable("the key service is unavailable"))
+            self._cold_failed(key, KmsUnavailable("the key service is unavailable"))
             return
-        self.events.emit("cold_start_refused", function=function, error=type(error).__name__)
+        self.events.emit("cold_start_refused", function=key[0], error=type(error).__name__)
         self.metrics.errors.labels("cold_start_refused").inc()
-        self.waiting.fail(function, error)
+        self.waiting.fail(key, error)
 
-    def _cold_failed(self, function: str, error: DispatchError) -> None:
+    def _cold_failed(self, key: Key, error: DispatchError) -> None:
         """A dependency failed: the waiters get `error` (503); the next request tries again."""
         if isinstance(error, KmsUnavailable):
             self.kms_failed_at = time.monotonic()
-        self.events.emit("cold_start_failed", function=function, error=type(error).__name__)
+        self.events.emit("cold_start_failed", function=key[0], error=type(error).__name__)
         self.metrics.errors.labels(type(error).__name__).inc()
-        self.waiting.fail(function, error)
+        self.waiting.fail(key, error)
 
     def _cold_started(
         self, function: str, worker: WorkerHandle, elapsed: float, timings: dict[str, float]

@@ -14,8 +14,9 @@ import itertools
 import socket
 from typing import Any
 
+from veil.trusted import edge
 from veil.trusted.channel import frame, split_frames
-from veil.trusted.errors import MalformedMessage
+from veil.trusted.errors import InternalError, MalformedMessage, VeilError
 
 
 class ChannelClosed(ConnectionError):
@@ -24,11 +25,17 @@ class ChannelClosed(ConnectionError):
 
 class ChannelError(Exception):
     """The enclave answered a call with an error: `name` and `detail` are fixed strings
-    from `veil.trusted.edge` (turn them back into the error with `edge.rebuild`)."""
+    from `veil.trusted.edge` (turn them back into the error with `rebuild`)."""
 
     def __init__(self, name: str, detail: str) -> None:
         super().__init__(f"{name}: {detail}")
         self.name, self.detail = name, detail
+
+
+def rebuild(name: str) -> VeilError:
+    """The error an enclave reply names, with its public message; unlisted: `InternalError`."""
+    cls = edge.REFUSALS.get(name, InternalError)
+    return cls(cls.public_message)
 
 
 class _Protocol(asyncio.Protocol):

@@ -5,6 +5,8 @@
 - Scale down: warm workers idle longer than `idle_timeout_s` are stopped,
   and `stem_cells` blank ones are kept, within `max_workers`.
 - A worker that exits is noticed at once and replaced.
+- Clocks: every `anchor_every_s` each worker's clock gets a fresh KMS time
+  anchor (an enclave refuses to serve 60 s of its local time after the last).
 
 Each worker is `python -m veil.trusted`, the measured enclave code and
 nothing else; the pool relays its attestation (`host.provision`).
@@ -30,7 +32,7 @@ import cbor2
 from veil.host.events import EventLog
 from veil.host.ipc import Channel, ChannelClosed, ChannelError
 from veil.host.metrics import Metrics
-from veil.host.provision import Call, attest_enclave
+from veil.host.provision import Call, anchor_clock, attest_enclave
 from veil.host.trust import TrustServices
 from veil.trusted.errors import VeilError
 
@@ -56,6 +58,11 @@ async def _abandon(
         await process.wait()
 
 
+def _named(exc: Exception) -> str:
+    """The refusal an enclave answered with, else the exception's own class."""
+    return exc.name if isinstance(exc, ChannelError) else type(exc).__name__
+
+
 @dataclass
 class PoolConfig:
     stem_cells: int = 1
@@ -66,6 +73,8 @@ class PoolConfig:
     max_wait_s: float = 10.0
     """The longest any request waits in the queue for an enclave slot (then 503, QueueTimeout)."""
     spawn_timeout_s: float = 60.0
+    anchor_every_s: float = 20.0
+    """How often each worker's clock is re-anchored to the KMS's time (`veil.trusted.clock`)."""
 
 
 @dataclass
@@ -76,12 +85,24 @@ class WorkerHandle:
     info: dict[str, Any] = field(default_factory=dict)
     functions: set[str] = field(default_factory=set)
     loading: set[str] = field(default_factory=set)
+    versions: dict[str, int] = field(default_factory=dict)
+    """The version of each function the enclave was last given (the dispatcher keeps it)."""
     last_used: float = field(default_factory=time.monotonic)
     dead: bool = False
+    anchors: int = 0
+    """Clock anchors renewed since attestation (which anchors it first)."""
+    anchor_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One anchor at a time: each asks the enclave for a nonce that replaces the last."""
 
     @property
     def inflight(self) -> int:
         return self.channel.inflight
+
+    @property
+    def key_id(self) -> bytes:
+        """The enclave's signing key id, which requests name to be served here."""
+        key_id: bytes = self.info["key_id"]
+        return key_id
 
     @property
     def state(self) -> str:
@@ -107,28 +128,40 @@ class WorkerPool:
         self.trust, self.sim_key, self.config = trust, sim_key, config
         self.events, self.metrics, self.on_change = events, metrics, on_change
         self.workers: dict[int, WorkerHandle] = {}
+        self._by_key: dict[bytes, WorkerHandle] = {}
         self.spawning = 0
+        self._growing: asyncio.Task[WorkerHandle | None] | None = None
         self._kms_key: str | None = None
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._reaper: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await asyncio.gather(*(self.spawn() for _ in range(self.config.stem_cells)))
-        self._reaper = asyncio.create_task(self._reap_idle())
+        self._loops = [
+            asyncio.create_task(self._reap_idle()),
+            asyncio.create_task(self._refresh_anchors()),
+        ]
 
     async def stop(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-        for task in list(self._tasks):
+        """Cancel the pool's loops and background work and wait for them (a cancelled spawn
+        reaps its own process), then retire every worker."""
+        tasks = [*self._loops, *self._tasks]
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for worker in list(self.workers.values()):
             await self.retire(worker, reason="shutdown")
 
-    def background(self, coro: Any) -> None:
+    def background(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    def named(self, key_id: bytes) -> WorkerHandle | None:
+        """The live worker whose enclave has signing key id `key_id`, if any."""
+        return self._by_key.get(key_id)
 
     def call(self, worker: WorkerHandle) -> Call:
         """`async (op, arg) -> bytes` to one worker, bounded by the spawn timeout."""
@@ -137,15 +170,6 @@ class WorkerPool:
     @property
     def can_grow(self) -> bool:
         return len(self.workers) + self.spawning < self.config.max_workers
-
-    def can_host(self, function: str) -> bool:
-        """Whether a cold start of `function` could find an enclave: else it is not attempted."""
-        if self.can_grow:
-            return True
-        return any(
-            w.state == "stem" or (function not in w.functions and function not in w.loading)
-            for w in self.workers.values()
-        )
 
     async def spawn(self) -> WorkerHandle | None:
         """Start an enclave process (`python -m veil.trusted`), attest it, relaying for it."""
@@ -178,6 +202,7 @@ class WorkerPool:
         finally:
             self.spawning -= 1
         self.workers[worker.id] = worker
+        self._by_key[worker.key_id] = worker
         self.background(self._watch(worker))
         info = worker.info
         key_id = info["key_id"].hex()[:16]
@@ -204,6 +229,7 @@ class WorkerPool:
             return
         worker.dead = True
         self.workers.pop(worker.id, None)
+        self._by_key.pop(worker.key_id, None)
         worker.channel.close()
         with contextlib.suppress(ProcessLookupError):
             worker.process.kill()
@@ -216,6 +242,7 @@ class WorkerPool:
         """Stop `worker` on purpose: SIGTERM, a grace period, then SIGKILL; always reaped."""
         worker.dead = True
         self.workers.pop(worker.id, None)
+        self._by_key.pop(worker.key_id, None)
         worker.channel.close()
         with contextlib.suppress(ProcessLookupError):
             worker.process.terminate()
@@ -230,23 +257,50 @@ class WorkerPool:
     async def replenish(self) -> None:
         """Keep `stem_cells` blank attested enclaves ready, within `max_workers`."""
         while self._stems() + self.spawning < self.config.stem_cells and self.can_grow:
-            if await self.spawn() is None:
+            if await self.grow() is None:
                 return
+
+    async def grow(self) -> WorkerHandle | None:
+        """One more worker, if the pool can grow; callers that ask while one is starting
+        share it (a burst of asks starts one worker, not one each)."""
+        if self._growing is None or self._growing.done():
+            if not self.can_grow:
+                return None
+            self._growing = self.background(self.spawn())
+        worker: WorkerHandle | None = await asyncio.shield(self._growing)
+        return worker if worker is not None and not worker.dead else None
 
     def _stems(self) -> int:
         return sum(1 for w in self.workers.values() if w.state == "stem")
 
-    async def host_for(self, function: str) -> WorkerHandle | None:
-        """A stem cell, else a new worker, else the least loaded worker without this function."""
+    async def spare_for(self, function: str) -> WorkerHandle | None:
+        """A stem cell, else a new worker (`grow`), else the least loaded worker without
+        this function."""
         stems = [w for w in self.workers.values() if w.state == "stem"]
         if stems:
             return stems[0]
-        if self.can_grow:
-            worker = await self.spawn()
-            if worker is not None:
-                return worker
-        others = [w for w in self.workers.values() if function not in w.functions]
+        worker = await self.grow()
+        if worker is not None:
+            return worker
+        others = [w for w in self.workers.values() if function not in w.functions | w.loading]
         return min(others, key=lambda w: w.inflight) if others else None
+
+    async def anchor(self, worker: WorkerHandle) -> None:
+        """A fresh KMS time anchor for `worker`'s clock."""
+        async with worker.anchor_lock:
+            await anchor_clock(self.call(worker), self.trust)
+            worker.anchors += 1
+
+    async def _refresh_anchors(self) -> None:
+        """Re-anchor every worker each `anchor_every_s`; a worker that fails is only reported
+        (it refuses with `ClockNotAnchored` later, and the dispatcher tries once more then)."""
+        while True:
+            await asyncio.sleep(self.config.anchor_every_s)
+            workers = [w for w in self.workers.values() if not w.dead]
+            done = await asyncio.gather(*map(self.anchor, workers), return_exceptions=True)
+            for worker, result in zip(workers, done, strict=True):
+                if isinstance(result, Exception):
+                    self.events.emit("anchor_failed", enclave=worker.id, error=_named(result))
 
     async def _reap_idle(self) -> None:
         while True:

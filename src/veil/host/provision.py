@@ -2,7 +2,9 @@
 
 An enclave makes no network call of its own. To attest it, the host fetches
 a verifier nonce, asks the enclave for evidence bound to it, relays that to
-the verifier and hands the signed result back. To load a function, it asks
+the verifier and hands the signed result back, then anchors the enclave's
+clock: the enclave's nonce to the KMS, the KMS-signed time back (again every
+20 s from the pool, and after a clock refusal). To load a function, it asks
 the enclave for a key request, relays it to the KMS and hands back the
 grant (sealed to the enclave, KMS-signed) with the bundle. The enclave
 checks everything it is handed, so the host can only delay or drop.
@@ -37,7 +39,16 @@ async def attest_enclave(
     reply = cbor2.loads(await call("evidence", nonce))
     token = await blocking(trust.attest, reply["tee"], reply["evidence"], reply["binding"], nonce)
     await call("attested", token)
+    await anchor_clock(call, trust, blocking)
     return token
+
+
+async def anchor_clock(
+    call: Call, trust: TrustServices, blocking: Blocking = asyncio.to_thread
+) -> None:
+    """Nonce → KMS-signed time → installed in the enclave (`veil.trusted.clock`)."""
+    nonce = await call("time_request", b"")
+    await call("time_anchor", await blocking(trust.time_anchor, nonce))
 
 
 async def load_function(

@@ -3,6 +3,8 @@
 Nothing here is trusted: enclaves check every bundle against the KMS-signed
 record and the tenant's signature, and clients pin records by the KMS key.
 The registry only has to remember; SQLite on disk makes it survive restarts.
+It refuses to go back: a version at or below the one it holds (`StaleDeploy`),
+so a replayed old deploy cannot make cold starts load an old version.
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ PRUNE_KEEP = 2
 """Bundles kept per function by `prune`: the current one and the one before it."""
 
 
+class StaleDeploy(Exception):
+    """A deploy whose version is not newer than the registry's: a replay or a lost race (409)."""
+
+    status = 409
+
+
 @dataclass(frozen=True)
 class Entry:
     name: str
@@ -67,15 +75,25 @@ class Registry:
         self._lock = threading.Lock()
 
     def put(self, entry: Entry, signed_bundle: bytes) -> None:
+        """Store `entry` as the function's current version; `StaleDeploy` if it is not newer."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "INSERT OR IGNORE INTO bundles VALUES (?, ?)", (entry.digest, signed_bundle)
-            )
-            self._db.execute(
-                "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?)",
-                (entry.name, entry.digest, entry.record, entry.version),
-            )
+            try:
+                current = self._db.execute(
+                    "SELECT version FROM functions WHERE name = ?", (entry.name,)
+                ).fetchone()
+                if current is not None and entry.version <= current[0]:
+                    raise StaleDeploy(f"version {entry.version} is not newer than {current[0]}")
+                self._db.execute(
+                    "INSERT OR IGNORE INTO bundles VALUES (?, ?)", (entry.digest, signed_bundle)
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?)",
+                    (entry.name, entry.digest, entry.record, entry.version),
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             self._db.execute("COMMIT")
 
     def prune(self, keep: int = PRUNE_KEEP) -> int:
@@ -89,9 +107,13 @@ class Registry:
         """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(_RECORD_CURRENT)
-            self._db.execute(_TRIM_HISTORY, (keep,))
-            gone = self._db.execute(_DELETE_UNNEEDED).rowcount
+            try:
+                self._db.execute(_RECORD_CURRENT)
+                self._db.execute(_TRIM_HISTORY, (keep,))
+                gone = self._db.execute(_DELETE_UNNEEDED).rowcount
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             self._db.execute("COMMIT")
         return gone
 

@@ -51,7 +51,23 @@ class DeadlineExceeded(DispatchError):
 
 
 class WorkerDied(DispatchError):
-    """The enclave serving the request died, and so did the retry (503)."""
+    """The enclave serving the request died mid-request (503).
+
+    The host does not try it on another enclave: the request names one, and
+    the one it names may have run it. A client that wants an answer seals it
+    again, with a new request id, to another enclave (`Retry-After: 0`).
+    """
+
+    retry_after_s = 0.0
+
+
+class UnknownEnclave(DispatchError):
+    """No live enclave has the key id the request names: it died, was retired, or never was.
+
+    Nothing ran; the client seals the request again to another enclave (503, `Retry-After: 0`).
+    """
+
+    retry_after_s = 0.0
 
 
 class FunctionNotDeployed(DispatchError):
@@ -86,8 +102,20 @@ class EnclaveTransport(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def invoke(self, function: str, envelope: bytes, deadline: float) -> bytes:
-        """Serve one sealed request by `deadline` (monotonic seconds); raise `DispatchError`."""
+    async def invoke(
+        self, function: str, enclave: bytes, envelope: bytes, deadline: float
+    ) -> bytes:
+        """Serve one sealed request on the enclave whose key id is `enclave`, by `deadline`
+        (monotonic seconds), and on no other; raise `DispatchError`."""
+        ...
+
+    async def recommend(self, function: str) -> list[dict[str, Any]]:
+        """The enclaves to seal `function`'s requests to: `{"key_id": hex, "warm": bool}` each."""
+        ...
+
+    def deployed(self, function: str, version: int) -> None:
+        """`version` of `function` is now the registry's: stop serving older ones from warm
+        enclaves (they would refuse requests sealed to the new record as `StaleVersion`)."""
         ...
 
     def enclaves(self) -> list[dict[str, Any]]:

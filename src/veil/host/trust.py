@@ -33,6 +33,10 @@ class TrustServices(Protocol):
         """Relay an enclave's key request; the answer is a grant sealed to that enclave."""
         ...
 
+    def time_anchor(self, nonce: bytes) -> bytes:
+        """Relay an enclave's clock nonce; the answer is the KMS's time, signed with it."""
+        ...
+
     def challenge(self) -> bytes:
         """A fresh verifier nonce for an enclave's evidence."""
         ...

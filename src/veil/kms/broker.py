@@ -9,7 +9,9 @@ bundle digest.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Final
@@ -26,6 +28,7 @@ from veil.kms.errors import (
     WrongKms,
 )
 from veil.kms.store import FunctionRow, KmsStore
+from veil.trusted import clock
 from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import MalformedMessage
@@ -53,11 +56,20 @@ class KeyBroker:
         *,
         production: bool = False,
         clock: Callable[[], float] = time.time,
+        record_validity_s: float = 120.0,
+        grant_ttl_s: float = 300.0,
     ) -> None:
         self._store = store
         self._verifier_keys = list(verifier_keys)
         self.production = production
         self._clock = clock
+        self.record_validity_ms = int(record_validity_s * 1000)
+        """How long a function record is valid; it is re-signed when half of that is left."""
+        self.grant_ttl_ms = int(grant_ttl_s * 1000)
+        """How long a key grant is valid: the longest a host can hold back a redeploy."""
+        self._records: dict[str, tuple[bytes, int]] = {}
+        """Each function's current signed record and when to re-sign it (ms)."""
+        self._lock = threading.Lock()
         raw = store.identity()
         if raw is None:
             self._key = SigningKey.generate()
@@ -79,47 +91,58 @@ class KeyBroker:
         self._store.add_tenant(tenant, key.raw)
 
     def register_function(self, registration: bytes) -> bytes:
-        """Verify a tenant-signed registration; return the signed function record."""
+        """Verify a tenant-signed registration; return the signed function record.
+
+        Every version gets a key pair of its own (the old one is dropped, no grace period), so
+        a request sealed to an old record cannot open in an enclave holding the new version.
+        """
         reg, policy = self._parse_registration(registration)
         if self.production and policy.allow_sim:
             raise SimRefusedInProduction("a production KMS refuses policies that accept sim")
         for warning in policy.warnings():
             log.warning("function %s: %s", reg.name, warning)
-        old = self._store.function(reg.name)
-        now_us = int(self._clock() * 1_000_000)
-        if abs(now_us - reg.issued_us) > REGISTRATION_WINDOW_US:
-            raise StaleRegistration("registration is outside the KMS's time window")
-        if old is not None and reg.issued_us <= old.issued_us:
-            raise StaleRegistration("registration is not newer than the one in force")
-        if old is not None and old.suite == reg.suite.value:
-            key = hazmat.HpkePrivateKey(reg.suite, old.private_key)
-        else:
-            key = hazmat.HpkePrivateKey.generate(reg.suite)
-        version = 1 if old is None else old.version + 1
-        record = FunctionRecord(
-            reg.name,
-            reg.tenant,
-            self._store.tenant_key(reg.tenant) or b"",
-            reg.digest,
-            reg.suite,
-            key.public_bytes,
-            policy.digest(),
-            version,
-        ).sign(self._key)
-        self._store.put_function(
-            FunctionRow(
+        with self._lock:
+            old = self._store.function(reg.name)
+            now_us = int(self._clock() * 1_000_000)
+            if abs(now_us - reg.issued_us) > REGISTRATION_WINDOW_US:
+                raise StaleRegistration("registration is outside the KMS's time window")
+            if old is not None and reg.issued_us <= old.issued_us:
+                raise StaleRegistration("registration is not newer than the one in force")
+            row = FunctionRow(
                 reg.name,
                 reg.tenant,
                 reg.digest,
                 cbor.encode(policy.to_obj()),
                 reg.suite.value,
-                key.to_bytes(),
+                hazmat.HpkePrivateKey.generate(reg.suite).to_bytes(),
                 cbor.encode(reg.secrets),
-                record,
-                version,
+                b"",
+                1 if old is None else old.version + 1,
                 reg.issued_us,
             )
-        )
+            record = self._sign_record(row, now_us // 1000)
+            self._store.put_function(dataclasses.replace(row, record=record))
+            return record
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def _sign_record(self, row: FunctionRow, now_ms: int) -> bytes:
+        """The row's record, valid from `now_ms` for the record validity; remembered for GETs."""
+        suite = hazmat.parse_suite(row.suite)
+        record = FunctionRecord(
+            row.name,
+            row.tenant,
+            self._store.tenant_key(row.tenant) or b"",
+            row.digest,
+            suite,
+            hazmat.HpkePrivateKey(suite, row.private_key).public_bytes,
+            Policy.from_obj(cbor.decode(row.policy, limit=MAX_REGISTRATION)).digest(),
+            row.version,
+            now_ms,
+            now_ms + self.record_validity_ms,
+        ).sign(self._key)
+        self._records[row.name] = (record, now_ms + self.record_validity_ms // 2)
         return record
 
     def _parse_registration(self, data: bytes) -> tuple[Registration, Policy]:
@@ -163,10 +186,37 @@ class KeyBroker:
         return registration, policy
 
     def function_record(self, name: str) -> bytes:
-        row = self._store.function(name)
-        if row is None:
-            raise UnknownFunctionName(f"function {name!r} is not registered")
-        return row.record
+        """The current record, re-signed once less than half its validity is left: clients
+        refuse expired records, so a host cannot keep serving an old one past its validity."""
+        return self._current(name)[0]
+
+    def _current(self, name: str) -> tuple[bytes, FunctionRow]:
+        """The function's row and its current record, read together (a deploy cannot split them)."""
+        with self._lock:
+            row = self._store.function(name)
+            if row is None:
+                raise UnknownFunctionName(f"function {name!r} is not registered")
+            cached = self._records.get(name)
+            now = self._now_ms()
+            if cached is not None and now < cached[1]:
+                return cached[0], row
+            if cached is None and (kept := self._still_fresh(row.record, now)) is not None:
+                return kept, row
+            record = self._sign_record(row, now)
+            self._store.set_record(name, record)
+            return record, row
+
+    def _still_fresh(self, stored: bytes, now_ms: int) -> bytes | None:
+        """`stored` (after a restart) if it has more than half its validity left."""
+        try:
+            record = FunctionRecord.verify(stored, self._key.public)
+        except MalformedMessage:  # a record from before records had a validity
+            return None
+        refresh_at = record.issued_ms + (record.expires_ms - record.issued_ms) // 2
+        if now_ms >= refresh_at:
+            return None
+        self._records[record.name] = (stored, refresh_at)
+        return stored
 
     def function_names(self) -> list[str]:
         return self._store.function_names()
@@ -177,15 +227,24 @@ class KeyBroker:
             raise UnknownFunctionName(f"function {name!r} is not registered")
         return Policy.from_obj(cbor.decode(row.policy, limit=MAX_REGISTRATION))
 
+    def time_anchor(self, nonce: bytes) -> bytes:
+        """This KMS's clock, signed for one enclave's nonce: the enclave's trusted time.
+
+        Answered to anyone: the time is no secret, and the nonce binds it to
+        the one enclave that issued it, once.
+        """
+        if len(nonce) != clock.NONCE_SIZE:
+            raise MalformedMessage("clock nonce has the wrong length")
+        body = {"nonce": nonce, "time_ms": int(self._clock() * 1000)}
+        return signed.sign_document(self._key, clock.CONTEXT, body)
+
     def release(self, key_request: bytes) -> bytes:
         """A key grant for the attested enclave named in `key_request`, or a refusal."""
         req = KeyRequest.from_bytes(key_request)
         result = verify_token(req.attestation, self._verifier_keys, now=self._clock())
         if result.binding.kms_key != self._key.public.raw:
             raise WrongKms("enclave trusts another KMS")
-        row = self._store.function(req.function)
-        if row is None:
-            raise UnknownFunctionName("function is not registered")
+        record, row = self._current(req.function)
         if row.digest != req.digest:
             raise DigestNotRegistered("bundle digest is not registered for this function")
         Policy.from_obj(cbor.decode(row.policy, limit=MAX_REGISTRATION)).check(result)
@@ -195,7 +254,8 @@ class KeyBroker:
             result.binding.hpke_suite,
             result.binding.hpke_key,
             GrantedKeys(row.private_key, secrets).to_bytes(),
-            grant_info(row.name, row.digest, enclave_id),
+            grant_info(row.name, row.digest, row.version, enclave_id),
         )
         log.info("released keys of %s to enclave %s", row.name, enclave_id.hex()[:16])
-        return KeyGrant(row.record, enclave_id, sealed).sign(self._key)
+        expires = self._now_ms() + self.grant_ttl_ms
+        return KeyGrant(record, enclave_id, sealed, expires).sign(self._key)

@@ -84,6 +84,11 @@ class RemoteTrust:
             "POST", "/v1/release", content=key_request, headers={"content-type": CBOR}
         ).content
 
+    def time_anchor(self, nonce: bytes) -> bytes:
+        return self._request(
+            "POST", "/v1/time", content=nonce, headers={"content-type": "application/octet-stream"}
+        ).content
+
     def challenge(self) -> bytes:
         return self._request("POST", "/v1/attestation/challenge").content
 

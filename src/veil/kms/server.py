@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from veil.attestation.service import AttestationService
+from veil.attestation.sim import WARNING as SIM_WARNING
 from veil.kms.broker import KeyBroker
 from veil.kms.errors_http import error_response
-from veil.trusted.attest.sim import WARNING as SIM_WARNING
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.errors import MalformedMessage, VeilError
 
@@ -123,6 +123,11 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
         """A key grant for an attested enclave, or a refusal."""
         body = await _body(request)
         return Response(await asyncio.to_thread(kms.release, body), media_type=CBOR)
+
+    @app.post("/v1/time")
+    async def time_anchor(request: Request) -> Response:
+        """The KMS's time signed for an enclave's clock nonce (`veil.trusted.clock`)."""
+        return Response(kms.time_anchor(await _body(request)), media_type=CBOR)
 
     @app.post("/v1/attestation/challenge")
     async def challenge() -> Response:

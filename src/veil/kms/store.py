@@ -125,6 +125,11 @@ class KmsStore:
                 ),
             )
 
+    def set_record(self, name: str, record: bytes) -> None:
+        """Replace a function's signed record with a re-signed one (same version, new validity)."""
+        with self._tx() as db:
+            db.execute("UPDATE functions SET record = ? WHERE name = ?", (record, name))
+
     def function(self, name: str) -> FunctionRow | None:
         r = self._db.execute("SELECT * FROM functions WHERE name = ?", (name,)).fetchone()
         if r is None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from veil.trusted import bundle, enclave, errors, replay
+from veil.trusted import bundle, clock, enclave, errors, replay
 
 REFUSALS: Final[Mapping[str, type[errors.Refused]]] = MappingProxyType(
     {
@@ -21,8 +21,10 @@ REFUSALS: Final[Mapping[str, type[errors.Refused]]] = MappingProxyType(
         for cls in (
             *(errors.MalformedMessage, errors.MessageTooLarge, errors.BadSignature),
             *(errors.DecryptionFailed, bundle.BundleRefused, enclave.GrantRefused),
-            *(enclave.NotAttested, enclave.UnknownFunction, replay.RequestExpired),
-            *(replay.ReplayedRequest, replay.ReplayWindowFull),
+            *(enclave.NotAttested, enclave.UnknownFunction, enclave.WrongEnclave),
+            *(replay.RequestExpired, replay.ReplayedRequest, replay.ReplayWindowFull),
+            *(enclave.StaleVersion, enclave.RollbackRefused, enclave.GrantExpired),
+            *(clock.ClockNotAnchored, clock.ClockDrift, clock.StaleAnchor),
         )
     }
 )
@@ -35,9 +37,3 @@ def to_host(exc: BaseException) -> tuple[str, str]:
     if type(exc) is not cls:
         cls = errors.InternalError
     return cls.__name__, cls.public_message
-
-
-def rebuild(name: str) -> errors.VeilError:
-    """On the host: the error an enclave reply names, with its public message."""
-    cls = REFUSALS.get(name, errors.InternalError)
-    return cls(cls.public_message)

@@ -10,11 +10,11 @@ failure is a `Refused` (or a sealed function error); nothing else leaks.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from veil.trusted.bundle import Bundle, SignedBundle
+from veil.trusted.clock import TrustedClock, os_monotonic_ms
 from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import FunctionError, MessageTooLarge, NotFound, Refused
@@ -43,14 +43,34 @@ class GrantRefused(Refused):
     public_message = "key grant refused"
 
 
+class StaleVersion(Refused):
+    """A request sealed to another version of the function than this enclave holds."""
+
+    public_message = "request is for another version of this function"
+
+
+class RollbackRefused(Refused):
+    """A grant for an older version than this enclave holds, or for the same one with other code."""
+
+    public_message = "grant is for an older version of this function"
+
+
+class GrantExpired(Refused):
+    """A key grant past its KMS-set expiry, at install or serve: the host must get a fresh one."""
+
+    public_message = "key grant has expired"
+
+
+class WrongEnclave(Refused):
+    """A request sealed for another enclave: the host routed it here, perhaps to run it twice."""
+
+    public_message = "request is for another enclave"
+
+
 class NotAttested(Refused):
     """The enclave was asked to serve before the host installed its attestation result."""
 
     public_message = "enclave is not attested yet"
-
-
-def _wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass
@@ -60,7 +80,7 @@ class LoadedFunction:
     key: hazmat.HpkePrivateKey
     sandbox: Sandbox
     secrets: dict[str, bytes]
-    replay: ReplayWindow = field(default_factory=ReplayWindow)
+    expires_ms: int
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -71,23 +91,21 @@ class Enclave:
         self,
         kms_key: VerifyKey,
         *,
-        clock_ms: Callable[[], int] = _wall_clock_ms,
+        monotonic_ms: Callable[[], int] = os_monotonic_ms,
         engine: SandboxEngine | None = None,
     ) -> None:
         self._kms_key = kms_key
         self._sign = SigningKey.generate()
+        self.key_id = self._sign.public.key_id  # named in requests (`WrongEnclave`) and receipts
         self._hpke = hazmat.HpkePrivateKey.generate(GRANT_SUITE)
-        self._clock_ms = clock_ms
+        self.clock = TrustedClock(kms_key, monotonic_ms)  # the host owns `monotonic_ms`
         self._engine = engine or SandboxEngine()
         self._functions: dict[str, LoadedFunction] = {}
+        self._replay = ReplayWindow()  # one per enclave, not per install: a re-install keeps it
         self._attestation: str | None = None
         self.binding = EnclaveBinding(
             self._sign.public.raw, GRANT_SUITE, self._hpke.public_bytes, kms_key.raw
         )
-
-    @property
-    def key_id(self) -> bytes:
-        return self._sign.public.key_id
 
     def report_data(self, nonce: bytes) -> bytes:
         """What the evidence must carry: the hash of this enclave's binding and the nonce."""
@@ -103,27 +121,41 @@ class Enclave:
         return KeyRequest(function, digest, self._attestation).to_bytes()
 
     def install(self, signed_bundle: bytes, grant: bytes) -> FunctionRecord:
-        """Verify a key grant and its bundle, then load the function's sandbox."""
+        """Verify a key grant and its bundle, then load the function's sandbox.
+
+        Never a lower version than the one loaded; the same one only extends its grant."""
         g = KeyGrant.verify(grant, self._kms_key)
         if g.enclave_key_id != self.key_id:
             raise GrantRefused("key grant is for another enclave")
+        if g.expires_ms <= self._now_ms():
+            raise GrantExpired("key grant has expired")
         record = FunctionRecord.verify(g.record, self._kms_key)
+        old = self._functions.get(record.name)
+        if old is not None and old.record.version >= record.version:
+            if (old.record.version, old.record.digest) != (record.version, record.digest):
+                raise RollbackRefused("grant is for an older version than this enclave holds")
+            old.expires_ms = max(old.expires_ms, g.expires_ms)
+            return old.record
         bundle = SignedBundle.from_bytes(signed_bundle).verify(
             digest=record.digest, signer=VerifyKey(record.signer)
         )
         if bundle.manifest.name != record.name or bundle.manifest.suite != record.suite.value:
             raise GrantRefused("bundle manifest does not match its function record")
-        info = grant_info(record.name, record.digest, self.key_id)
+        info = grant_info(record.name, record.digest, record.version, self.key_id)
         keys = GrantedKeys.from_bytes(recipes.open_grant(self._hpke, g.sealed, info))
         key = hazmat.HpkePrivateKey(record.suite, keys.private_key)
         if key.public_bytes != record.public_key:
             raise GrantRefused("granted key does not match the function record")
         sandbox = load_sandbox(self._engine, bundle)
-        old = self._functions.get(record.name)
-        self._functions[record.name] = LoadedFunction(record, bundle, key, sandbox, keys.secrets)
+        loaded = LoadedFunction(record, bundle, key, sandbox, keys.secrets, g.expires_ms)
+        self._functions[record.name] = loaded
         if old is not None:
             old.sandbox.close()
         return record
+
+    def _now_ms(self) -> int:
+        """Trusted time: for deadlines, the replay window, grants. Never the wall clock."""
+        return self.clock.now_ms()
 
     def functions(self) -> dict[str, FunctionRecord]:
         return {name: f.record for name, f in self._functions.items()}
@@ -133,12 +165,18 @@ class Enclave:
         if self._attestation is None:
             raise NotAttested("enclave has no attestation result yet")
         env = envelope.Envelope.from_bytes(request)
+        if env.meta.enclave != self.key_id:
+            raise WrongEnclave("request is for another enclave")
         fn = self._functions.get(env.meta.function)
         if fn is None:
             raise UnknownFunction("no such function in this enclave")
+        if (env.meta.digest, env.meta.version) != (fn.record.digest, fn.record.version):
+            raise StaleVersion("request is for another version of this function")
+        if fn.expires_ms <= self._now_ms():
+            raise GrantExpired("key grant has expired")
         payload = envelope.open_request(fn.key, env)
         with fn.lock:
-            fn.replay.admit(env.meta.request_id, env.meta.deadline_ms, self._clock_ms())
+            self._replay.admit(env.meta.request_id, env.meta.deadline_ms, self._now_ms())
             result = self._run(fn, payload.input)
             snapshot = fn.sandbox.snapshot_hash
         rh = envelope.request_hash(request)
@@ -152,6 +190,7 @@ class Enclave:
             snapshot_hash=snapshot,
             enclave_key_id=self.key_id,
             ok=result.ok,
+            served_ms=self.clock.read_ms(),
         ).sign(self._sign)
         return envelope.Response(env.meta.request_id, sealed, receipt, self._attestation).to_bytes()
 

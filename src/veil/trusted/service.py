@@ -18,7 +18,8 @@ from veil.trusted.errors import MalformedMessage
 from veil.trusted.wire import cbor
 from veil.trusted.wire.binding import NONCE_SIZE
 
-OPS = frozenset({"info", "evidence", "attested", "key_request", "install", "invoke", "ping"})
+CLOCK_OPS = frozenset({"time_request", "time_anchor"})
+OPS = CLOCK_OPS | {"info", "evidence", "attested", "key_request", "install", "invoke", "ping"}
 
 
 def _expect(arg: object, kind: type) -> Any:
@@ -80,6 +81,13 @@ class EnclaveService:
     def _attested(self, token: object) -> bytes:
         self.token = _expect(token, str)
         self.enclave.set_attestation(self.token)
+        return b""
+
+    def _time_request(self, _arg: object) -> bytes:
+        return self.enclave.clock.request()
+
+    def _time_anchor(self, document: object) -> bytes:
+        self.enclave.clock.anchor(_expect(document, bytes))
         return b""
 
     def _key_request(self, arg: object) -> bytes:

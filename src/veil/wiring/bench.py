@@ -77,13 +77,30 @@ def running_platform(workdir: Path) -> Iterator[BenchPlatform]:
             platform.close()
 
 
-class EnvelopePool:
-    """Sealed, unused envelopes for one function, in order; sent ones are dropped."""
+def enclave_keys(client: Client) -> list[bytes]:
+    """Key ids of every attested enclave of the gateway: what bench envelopes are sealed to."""
+    return [bytes.fromhex(e["key_id"]) for e in client.enclaves() if e["state"] != "dead"]
 
-    def __init__(self, record: FunctionRecord, data: bytes) -> None:
+
+class EnvelopePool:
+    """Sealed, unused envelopes for one function, in order; sent ones are dropped.
+
+    Each is sealed to one of `enclaves` in turn (every worker of the pool
+    under test, so each serves its share; one not yet warm loads the function
+    on its first request). `target` names the enclaves of a restarted pool.
+    """
+
+    def __init__(self, record: FunctionRecord, data: bytes, enclaves: list[bytes]) -> None:
         self.record, self.data = record, data
         self.sealed: list[SealedRequest] = []
         self.sealed_at = time.monotonic()
+        self.enclaves: list[bytes] = []
+        self.target(enclaves)
+
+    def target(self, enclaves: list[bytes]) -> None:
+        """Seal to `enclaves` from now on; envelopes sealed to others are dropped."""
+        self.enclaves = list(enclaves)
+        self.sealed = [s for s in self.sealed if s.meta.enclave in self.enclaves]
 
     def take(self, n: int) -> list[SealedRequest]:
         if time.monotonic() - self.sealed_at > ENVELOPE_LIFETIME_S / 2:
@@ -91,7 +108,10 @@ class EnvelopePool:
         if not self.sealed:
             self.sealed_at = time.monotonic()
         while len(self.sealed) < n:
-            self.sealed.append(seal(self.record, self.data, timeout_s=ENVELOPE_LIFETIME_S))
+            enclave = self.enclaves[len(self.sealed) % len(self.enclaves)]
+            self.sealed.append(
+                seal(self.record, self.data, enclave=enclave, timeout_s=ENVELOPE_LIFETIME_S)
+            )
         return self.sealed[:n]
 
     def consume(self, n: int) -> None:

@@ -11,6 +11,7 @@ processes talking HTTP.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +19,14 @@ from typing import Any
 
 from veil.attestation.policy import Policy
 from veil.attestation.service import AttestationService, ReferenceValues
-from veil.attestation.sim import SimVerifier
+from veil.attestation.sim import SimVerifier, load_or_create_host_key
 from veil.client.trust import TrustAnchors
-from veil.host.provision import Call, attest_enclave, load_function
+from veil.host.provision import Call, anchor_clock, attest_enclave, load_function
 from veil.kms.broker import KeyBroker
 from veil.kms.store import KmsStore, load_or_create_master_key
-from veil.trusted.attest.sim import TEE, SimAttester, load_or_create_host_key, measurement
+from veil.trusted.attest.sim import TEE, SimAttester, measurement
 from veil.trusted.bundle import Bundle, SignedBundle
+from veil.trusted.clock import os_monotonic_ms
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import Enclave
@@ -49,7 +51,7 @@ class LocalTrust:
         self.kms, self.verifier = kms, verifier
         self.public_key = kms.public_key
         self.register_function, self.function_record = kms.register_function, kms.function_record
-        self.release = kms.release
+        self.release, self.time_anchor = kms.release, kms.time_anchor
         self.challenge, self.attest = verifier.challenge, verifier.attest
 
 
@@ -70,10 +72,13 @@ def _calls(service: EnclaveService) -> Call:
 class DirectPlatform:
     """Owns one verifier, one KMS (its store under `data_dir`), a tenant and a sandbox engine.
 
-    Enclaves it starts are plain `Enclave` objects provisioned by direct calls.
+    Enclaves it starts are plain `Enclave` objects provisioned by direct calls,
+    reading the host's monotonic clock (or one a test passes in).
     """
 
-    def __init__(self, data_dir: Path, tenant: str = "acme") -> None:
+    def __init__(
+        self, data_dir: Path, tenant: str = "acme", kms_clock: Callable[[], float] = time.time
+    ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.sim_key = load_or_create_host_key(data_dir / "sim-host.key")
         self.attester = SimAttester(self.sim_key)
@@ -83,7 +88,9 @@ class DirectPlatform:
             ReferenceValues({TEE: {measurement().hex()}}),
         )
         master = load_or_create_master_key(data_dir / "kms-master.key")
-        self.kms = KeyBroker(KmsStore(data_dir / "kms.sqlite3", master), [self.verifier.key.public])
+        self.kms = KeyBroker(
+            KmsStore(data_dir / "kms.sqlite3", master), [self.verifier.key.public], clock=kms_clock
+        )
         self.tenant = tenant
         self.tenant_key = SigningKey.generate()
         self.kms.register_tenant(tenant, self.tenant_key.public)
@@ -116,15 +123,32 @@ class DirectPlatform:
         """What the host relays through: this platform's KMS and verifier as they are now."""
         return LocalTrust(self.kms, self.verifier)
 
-    def start_service(self, engine: SandboxEngine | None = None) -> EnclaveService:
-        """An enclave with fresh keys, attested through the host's relay, as a worker is."""
-        enclave = Enclave(self.kms.public_key, engine=engine or self.engine)
+    def start_service(
+        self,
+        engine: SandboxEngine | None = None,
+        monotonic_ms: Callable[[], int] = os_monotonic_ms,
+    ) -> EnclaveService:
+        """An enclave with fresh keys, attested (and anchored) through the host's relay, as a
+        worker is; `monotonic_ms` is the host clock it reads."""
+        enclave = Enclave(
+            self.kms.public_key, monotonic_ms=monotonic_ms, engine=engine or self.engine
+        )
         service = EnclaveService(enclave, self.attester)
         asyncio.run(attest_enclave(_calls(service), self.services, _inline))
         return service
 
-    def start_enclave(self, engine: SandboxEngine | None = None) -> Enclave:
-        return self.start_service(engine).enclave
+    def start_enclave(
+        self,
+        engine: SandboxEngine | None = None,
+        monotonic_ms: Callable[[], int] = os_monotonic_ms,
+    ) -> Enclave:
+        return self.start_service(engine, monotonic_ms).enclave
+
+    def anchor(self, enclave: Enclave) -> None:
+        """A fresh KMS time anchor for `enclave`, relayed as the pool's refresh does it."""
+        asyncio.run(
+            anchor_clock(_calls(EnclaveService(enclave, self.attester)), self.services, _inline)
+        )
 
     def provision(self, enclave: Enclave | EnclaveService, deployed: Deployed) -> None:
         """Key release and bundle load through the host's relay: what a cold start does."""

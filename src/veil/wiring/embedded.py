@@ -36,6 +36,8 @@ class EmbeddedPlatform:
     stem_cells: int = 1
     max_workers: int = 2
     gateway_args: list[str] = field(default_factory=list)
+    trust_args: list[str] = field(default_factory=list)
+    """Further flags of the KMS+verifier process (`--record-validity`, `--grant-ttl` ...)."""
     capture_logs: bool = True
     """Keep the gateway's stderr (its log) to return from `stop_gateway`."""
     trust_log: IO[bytes] | None = None
@@ -57,7 +59,7 @@ class EmbeddedPlatform:
 
     def start_trust(self) -> None:
         self.trust_proc = start_service(
-            "trust", self.data_dir, HOST, self.trust_port, stderr=self.trust_log
+            "trust", self.data_dir, HOST, self.trust_port, self.trust_args, stderr=self.trust_log
         )
         wait_healthy(self.trust_url, process=self.trust_proc)
 

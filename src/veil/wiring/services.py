@@ -23,7 +23,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from veil.attestation.service import AttestationService, ReferenceValues
-from veil.attestation.sim import SimVerifier
+from veil.attestation.sim import SimVerifier, load_or_create_host_key
 from veil.host.dispatcher import Dispatcher
 from veil.host.gateway.app import GatewayConfig, gateway_app
 from veil.host.pool import PoolConfig
@@ -32,7 +32,7 @@ from veil.kms.broker import KeyBroker
 from veil.kms.remote import RemoteTrust
 from veil.kms.server import trust_app
 from veil.kms.store import KmsStore, load_or_create_master_key
-from veil.trusted.attest.sim import TEE, load_or_create_host_key, measurement
+from veil.trusted.attest.sim import TEE, measurement
 from veil.trusted.crypto.signing import SigningKey
 
 DEFAULT_GATEWAY_PORT = 7070
@@ -60,7 +60,12 @@ def admin_token(data_dir: Path) -> str:
     return _secret_file(data_dir / "kms-admin.token", secrets.token_hex(32).encode()).decode()
 
 
-def build_trust(data_dir: Path, production: bool = False) -> tuple[KeyBroker, AttestationService]:
+def build_trust(
+    data_dir: Path,
+    production: bool = False,
+    record_validity_s: float = 120.0,
+    grant_ttl_s: float = 300.0,
+) -> tuple[KeyBroker, AttestationService]:
     """The KMS and the sim verifier over the keys and store in `data_dir`."""
     data_dir.mkdir(parents=True, exist_ok=True)
     sim_key = load_or_create_host_key(data_dir / "sim-host.key")
@@ -75,7 +80,14 @@ def build_trust(data_dir: Path, production: bool = False) -> tuple[KeyBroker, At
     store = KmsStore(
         data_dir / "kms.sqlite3", load_or_create_master_key(data_dir / "kms-master.key")
     )
-    return KeyBroker(store, [verifier_key.public], production=production), verifier
+    kms = KeyBroker(
+        store,
+        [verifier_key.public],
+        production=production,
+        record_validity_s=record_validity_s,
+        grant_ttl_s=grant_ttl_s,
+    )
+    return kms, verifier
 
 
 def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
@@ -91,8 +103,16 @@ def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
     )
 
 
-def serve_trust(data_dir: Path, host: str, port: int) -> None:
-    kms, verifier = build_trust(data_dir)
+def serve_trust(
+    data_dir: Path,
+    host: str,
+    port: int,
+    record_validity_s: float = 120.0,
+    grant_ttl_s: float = 300.0,
+) -> None:
+    kms, verifier = build_trust(
+        data_dir, record_validity_s=record_validity_s, grant_ttl_s=grant_ttl_s
+    )
     uvicorn.Server(server_config(trust_app(kms, verifier, admin_token(data_dir)), host, port)).run()
 
 
@@ -117,6 +137,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int)
     parser.add_argument("--trust-url")
+    parser.add_argument("--record-validity", type=float, default=120.0, help="KMS: seconds")
+    parser.add_argument("--grant-ttl", type=float, default=300.0, help="KMS: seconds")
     parser.add_argument("--stem-cells", type=int, default=1)
     parser.add_argument("--max-workers", type=int, default=PoolConfig().max_workers)
     parser.add_argument("--max-queue", type=int, default=PoolConfig().max_queue)
@@ -157,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.exit_with_parent:
         exit_with_parent()
     if args.service == "trust":
-        serve_trust(args.data_dir, args.host, args.port or DEFAULT_TRUST_PORT)
+        port = args.port or DEFAULT_TRUST_PORT
+        serve_trust(args.data_dir, args.host, port, args.record_validity, args.grant_ttl)
         return
     if not args.trust_url:
         raise SystemExit("the gateway needs --trust-url (the KMS and verifier)")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from veil.attestation.sim import load_or_create_host_key
 from veil.trusted.attest import TEES, make_attester
 from veil.trusted.attest.gramine import GramineAttester
 from veil.trusted.attest.sim import SimAttester
@@ -13,6 +14,7 @@ from veil.trusted.attest.tsm import TsmAttester
 
 
 def test_the_attester_is_chosen_by_tee_type(tmp_path: Path) -> None:
+    load_or_create_host_key(tmp_path / "k")
     assert isinstance(make_attester("sim", tmp_path / "k"), SimAttester)
     assert isinstance(make_attester("sgx"), GramineAttester)
     assert isinstance(make_attester("tdx"), TsmAttester) and make_attester("snp").tee == "snp"
@@ -22,6 +24,12 @@ def test_the_attester_is_chosen_by_tee_type(tmp_path: Path) -> None:
 def test_the_sim_tee_needs_its_host_key_file() -> None:
     with pytest.raises(ValueError, match="host key"):
         make_attester("sim")
+
+
+def test_the_sim_enclave_reads_the_hosts_key_and_never_makes_one(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        make_attester("sim", tmp_path / "missing.key")
+    assert not (tmp_path / "missing.key").exists()
 
 
 def test_an_unknown_tee_fails_loudly() -> None:

@@ -10,9 +10,9 @@ import wasmtime
 from tests.conftest import small_limits
 from veil.samples import wasm
 from veil.trusted.bundle import Bundle, Manifest
-from veil.trusted.sandbox import FunctionTimeout
 from veil.trusted.sandbox.command import CommandSandbox
 from veil.trusted.sandbox.engine import SandboxEngine
+from veil.trusted.sandbox.errors import FunctionTimeout
 
 WAT = Path(__file__).parent / "wat"
 ERRNO_BADF = b"08"

@@ -12,15 +12,16 @@ from tests.conftest import small_limits
 from veil.samples import wasm
 from veil.trusted.bundle import Bundle, Limits, Manifest
 from veil.trusted.errors import MessageTooLarge
-from veil.trusted.sandbox import (
+from veil.trusted.sandbox.api import Output
+from veil.trusted.sandbox.engine import SandboxEngine
+from veil.trusted.sandbox.errors import (
     ABIViolation,
     FunctionOutOfMemory,
     FunctionTimeout,
     FunctionTrapped,
 )
-from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.loader import load_sandbox
-from veil.trusted.sandbox.reactor import ReactorSandbox
+from veil.trusted.sandbox.reactor import LogBuffer, ReactorSandbox
 
 WAT = Path(__file__).parent / "wat"
 
@@ -45,6 +46,23 @@ def test_sha256_sample_matches_hashlib(size: int) -> None:
     assert (
         sandbox(wasm("sha256"), limits=Limits()).invoke(data).data == hashlib.sha256(data).digest()
     )
+
+
+def test_logs_come_back_with_their_own_request_when_the_manifest_captures_them() -> None:
+    sb = sandbox(module("logger"), capture_logs=True)
+    assert sb.invoke(b"first") == Output(b"first", b"first")
+    assert sb.invoke(b"second") == Output(b"second", b"second")
+
+
+def test_logs_are_dropped_unless_the_manifest_captures_them() -> None:
+    assert sandbox(module("logger")).invoke(b"quiet") == Output(b"quiet", b"")
+
+
+def test_logs_stop_at_their_cap_and_start_empty_after_each_take() -> None:
+    logs = LogBuffer(5)
+    for chunk in (b"abc", b"defg", b"h"):
+        logs.write(chunk)
+    assert (logs.take(), logs.take()) == (b"abcde", b"")
 
 
 def test_infinite_loop_times_out_and_the_sandbox_keeps_serving() -> None:

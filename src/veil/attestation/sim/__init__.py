@@ -2,23 +2,30 @@
 
 Verifying sim evidence proves that a Veil host holding that key produced
 it, nothing about hardware. The claims say so in `details["protection"]`.
+The host makes the key (`load_or_create_host_key`) and hands its file to
+each sim enclave; the enclave only reads it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Final
 
 from veil.attestation.errors import EvidenceRefused, EvidenceSignatureInvalid, MalformedEvidence
 from veil.attestation.verifier import Claims
-from veil.trusted.attest.sim import EVIDENCE_CONTEXT, TEE, WARNING
-from veil.trusted.crypto.signing import VerifyKey
+from veil.trusted.attest.sim import EVIDENCE_CONTEXT, TEE
+from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import BadSignature, MalformedMessage
 from veil.trusted.wire import cbor, signed
 
 MAX_EVIDENCE: Final = 4096
 MAX_AGE_S: Final = 300
+WARNING: Final = (
+    "sim TEE: software simulation, no hardware protection; the host can read everything"
+)
 
 
 class EvidenceStale(EvidenceRefused):
@@ -71,3 +78,15 @@ def _signed_by(key: VerifyKey, body: bytes, sig: bytes) -> bool:
     except BadSignature:
         return False
     return True
+
+
+def load_or_create_host_key(path: Path) -> SigningKey:
+    """The per-host sim key, created (mode 0600) on first use."""
+    if path.exists():
+        return SigningKey.from_bytes(path.read_bytes())
+    key = SigningKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.to_bytes())
+    return key

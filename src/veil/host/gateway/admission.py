@@ -27,9 +27,12 @@ a rate measured over a quiet second says nothing of what the enclaves can do."""
 
 
 def retry_headers(exc: DispatchError | None) -> dict[str, str]:
-    """`Retry-After` (whole seconds, at least 1) for a refusal that will pass; else none."""
+    """`Retry-After` (whole seconds, rounded up) for a refusal that will pass; else none.
+
+    0 says "at once, elsewhere": the enclave a request named is gone (`UnknownEnclave`).
+    """
     seconds = exc.retry_after_s if exc is not None else None
-    return {} if seconds is None else {"retry-after": str(max(1, math.ceil(seconds)))}
+    return {} if seconds is None else {"retry-after": str(math.ceil(seconds))}
 
 
 def _prebuilt(status: int, kind: str, detail: str) -> Response:

@@ -24,11 +24,13 @@ from veil.host.gateway.admission import Admission, retry_headers
 from veil.host.gateway.bodies import MAX_DEPLOY, envelope_metadata, parse_deploy
 from veil.host.gateway.errors import error_answer, is_refusal, status_for
 from veil.host.gateway.limits import DEPLOY_DEFAULT, INVOKE_DEFAULT, ClientLimit, ClientLimits
+from veil.host.gateway.records import FreshRecords
 from veil.host.metrics import reply_outcome
-from veil.host.registry import Entry
+from veil.host.registry import Entry, StaleDeploy
 from veil.host.transport import (
     DispatchError,
     EnclaveTransport,
+    FunctionNotDeployed,
     KmsUnavailable,
     StorageUnavailable,
 )
@@ -213,6 +215,10 @@ def gateway_app(
             kms_key.append(trust.public_key)
         return kms_key[0]
 
+    records = FreshRecords(
+        lambda name: kms_call(trust.function_record, name), lambda: kms_call(pinned_kms)
+    )
+
     @app.post("/v1/functions", status_code=201)
     async def deploy(request: Request) -> Response:
         """Deploy a tenant-signed bundle with its registration or its KMS-signed record.
@@ -240,6 +246,9 @@ def gateway_app(
             registry.prune()  # bundles no version needs any more
         except sqlite3.Error:
             raise StorageUnavailable("the function registry is unavailable") from None
+        except StaleDeploy as exc:
+            return error_answer(exc.status, type(exc).__name__, str(exc))
+        transport.deployed(record.name, record.version)
         events.emit(
             "deployed",
             function=record.name,
@@ -260,13 +269,33 @@ def gateway_app(
             for e in registry.entries()
         ]
 
+    @app.get("/v1/functions/{name:path}/enclaves")
+    async def function_enclaves(name: str) -> Response:
+        """The enclaves the host recommends sealing `name`'s requests to (`{"enclaves": [...]}`).
+
+        Each is `{"key_id": hex, "warm": bool}`; a client seals each request to
+        one of them. Only a recommendation: a host can offer whom it likes, and
+        an enclave runs only what is sealed to it, once. A function whose own
+        name ends in `/enclaves` gets its record here, as from the route below.
+        """
+        try:
+            return JSONResponse({"enclaves": await transport.recommend(name)})
+        except FunctionNotDeployed:
+            if registry.get(f"{name}/enclaves") is not None:
+                return get_function(f"{name}/enclaves")
+            return error_answer(404, "UnknownFunctionName", f"function {name!r} is not deployed")
+
     @app.get("/v1/functions/{name:path}")
-    def get_function(name: str) -> Response:
-        """The KMS-signed function record; clients verify it with the KMS key they pinned."""
-        entry = registry.get(name)
+    async def get_function(name: str) -> Response:
+        """The function's current record from the KMS (`FreshRecords`), not the registry's copy:
+        clients refuse expired ones. Clients verify it with the KMS key they pinned."""
+        try:
+            entry = registry.get(name)
+        except sqlite3.Error:  # the registry is failing: the KMS knows whether it exists
+            return Response(await records.get(name), media_type=CBOR)
         if entry is None:
             return error_answer(404, "UnknownFunctionName", f"function {name!r} is not deployed")
-        return Response(entry.record, media_type=CBOR)
+        return Response(await records.get(name, entry.version), media_type=CBOR)
 
     async def serve_invoke(name: str, body: bytes) -> Response:
         started = time.perf_counter()
@@ -279,7 +308,8 @@ def gateway_app(
         remaining = min(meta.deadline_ms / 1000 - time.time(), MAX_DEADLINE_S)
         admission.enter(name)
         try:
-            reply = await transport.invoke(name, body, time.monotonic() + max(remaining, 0))
+            deadline = time.monotonic() + max(remaining, 0)
+            reply = await transport.invoke(name, meta.enclave, body, deadline)
         except Exception:
             metrics.requests.labels(name, "error").inc()
             raise

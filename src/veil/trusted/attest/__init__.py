@@ -16,11 +16,12 @@ TEES = ("sim", "sgx", "tdx", "snp")
 def make_attester(tee: str, sim_key: Path | None = None) -> Attester:
     """The evidence producer for `tee`: sim, sgx (Gramine) or tdx/snp (configfs-tsm)."""
     if tee == "sim":
-        from veil.trusted.attest.sim import SimAttester, load_or_create_host_key
+        from veil.trusted.attest.sim import SimAttester
+        from veil.trusted.crypto.signing import SigningKey
 
         if sim_key is None:
             raise ValueError("the sim TEE needs its host key file")
-        return SimAttester(load_or_create_host_key(sim_key))
+        return SimAttester(SigningKey.from_bytes(sim_key.read_bytes()))  # made by the host
     if tee == "sgx":
         from veil.trusted.attest.gramine import GramineAttester
 

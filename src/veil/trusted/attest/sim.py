@@ -1,8 +1,6 @@
 """The `sim` TEE: every protocol runs for real, but NOTHING is protected.
 
-The enclave is an ordinary process the host can read; its evidence is signed
-by a per-host key the host holds, so it proves only that this host's Veil made
-it. For development and tests; a production KMS policy refuses it.
+X
 
 The measurement hashes what the enclave process loads, as a real TEE measures
 its image: every file of `veil.trusted` (the .js prelude too) and
@@ -12,7 +10,6 @@ the third-party distributions it imports.
 
 from __future__ import annotations
 
-import os
 import time
 from functools import cache
 from importlib import metadata, resources
@@ -26,10 +23,6 @@ from veil.trusted.wire import signed
 
 TEE: Final = "sim"
 EVIDENCE_CONTEXT: Final = b"veil/sim-evidence/v1"
-WARNING: Final = (
-    "sim TEE: software simulation, no hardware protection; the host can read everything"
-)
-
 
 DISTRIBUTIONS: Final = ("cbor2", "cffi", "cryptography", "wasmtime", "qjs-wasi-reactor.wasm")
 """The third-party distributions the enclave process imports or loads code from."""
@@ -75,15 +68,3 @@ class SimAttester:
                 "time": int(time.time()),
             },
         )
-
-
-def load_or_create_host_key(path: Path) -> SigningKey:
-    """The per-host sim key, created (mode 0600) on first use."""
-    if path.exists():
-        return SigningKey.from_bytes(path.read_bytes())
-    key = SigningKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key.to_bytes())
-    return key

@@ -38,6 +38,10 @@ class Suite(StrEnum):
     def public_key_size(self) -> int:
         return _X25519_SIZE if self is Suite.X25519 else _MLKEM768_PUBLIC_SIZE + _X25519_SIZE
 
+    @property
+    def private_key_size(self) -> int:
+        return _X25519_SIZE if self is Suite.X25519 else _MLKEM_SEED_SIZE + _X25519_SIZE
+
 
 _SUITES: Final = {
     Suite.X25519: hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
@@ -77,32 +81,20 @@ class HpkePrivateKey:
     __slots__ = ("_key", "_raw", "public_bytes", "suite")
 
     def __init__(self, suite: Suite, raw: bytes) -> None:
-        self.suite = suite
-        try:
-            if suite is Suite.X25519:
-                if len(raw) != _X25519_SIZE:
-                    raise ValueError
-                xk = x25519.X25519PrivateKey.from_private_bytes(raw)
-                self._key: _PrivateKey = xk
-                self.public_bytes = xk.public_key().public_bytes_raw()
-            else:
-                if len(raw) != _MLKEM_SEED_SIZE + _X25519_SIZE:
-                    raise ValueError
-                mk = mlkem.MLKEM768PrivateKey.from_seed_bytes(raw[:_MLKEM_SEED_SIZE])
-                xk = x25519.X25519PrivateKey.from_private_bytes(raw[_MLKEM_SEED_SIZE:])
-                self._key = hpke.MLKEM768X25519PrivateKey(mk, xk)
-                self.public_bytes = (
-                    mk.public_key().public_bytes_raw() + xk.public_key().public_bytes_raw()
-                )
-        except ValueError:
-            raise MalformedMessage("HPKE private key has the wrong length for its suite") from None
-        self._raw = raw
+        if len(raw) != suite.private_key_size:  # any bytes of the right length are a key
+            raise MalformedMessage("HPKE private key has the wrong length for its suite")
+        self.suite, self._raw = suite, raw
+        xk = x25519.X25519PrivateKey.from_private_bytes(raw[-_X25519_SIZE:])
+        self._key: _PrivateKey = xk
+        self.public_bytes = xk.public_key().public_bytes_raw()
+        if suite is Suite.PQ_HYBRID:
+            mk = mlkem.MLKEM768PrivateKey.from_seed_bytes(raw[:_MLKEM_SEED_SIZE])
+            self._key = hpke.MLKEM768X25519PrivateKey(mk, xk)
+            self.public_bytes = mk.public_key().public_bytes_raw() + self.public_bytes
 
     @classmethod
     def generate(cls, suite: Suite) -> HpkePrivateKey:
-        if suite is Suite.X25519:
-            return cls(suite, os.urandom(_X25519_SIZE))
-        return cls(suite, os.urandom(_MLKEM_SEED_SIZE) + os.urandom(_X25519_SIZE))
+        return cls(suite, os.urandom(suite.private_key_size))
 
     def to_bytes(self) -> bytes:
         return self._raw

@@ -39,10 +39,6 @@ class SigningKey:
     def to_bytes(self) -> bytes:
         return self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
 
-    def cryptography_key(self) -> Ed25519PrivateKey:
-        """The underlying key, for libraries that sign formats of their own (JWT)."""
-        return self._key
-
     def sign(self, context: bytes, message: bytes) -> bytes:
         return self._key.sign(context + b"\x00" + message)
 
@@ -65,9 +61,6 @@ class VerifyKey:
     def key_id(self) -> bytes:
         """A stable identifier: SHA-256 of the raw key."""
         return sha256(b"veil/key-id/ed25519", self.raw)
-
-    def cryptography_key(self) -> Ed25519PublicKey:
-        return self._key
 
     def verify(self, context: bytes, message: bytes, signature: bytes) -> None:
         """Raise `BadSignature` unless `signature` is this key's over (context, message)."""

@@ -15,32 +15,22 @@ import wasmtime
 
 from veil.trusted.bundle import Bundle
 from veil.trusted.crypto.digest import sha256
-from veil.trusted.errors import MessageTooLarge
-from veil.trusted.sandbox.api import Output
+from veil.trusted.sandbox.api import Limited, Output
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.errors import ABIViolation, FunctionFailed
-from veil.trusted.sandbox.snapshot import PAGE
-from veil.trusted.sandbox.traps import classify
 
 
-class CommandSandbox:
+class CommandSandbox(Limited):
     def __init__(self, engine: SandboxEngine, bundle: Bundle) -> None:
-        self._engine = engine
-        self._limits = bundle.manifest.limits
+        super().__init__(engine, bundle)
         self._name = bundle.manifest.name
         self._capture = bundle.manifest.capture_logs
         module = engine.compiled(bundle.digest, lambda: engine.compile_module(bundle.code))
         self._pre = engine.link_wasi(module)
-        self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
-        self._snapshot_hash = sha256(b"veil/snapshot/wasi-command/v1", bundle.code)
-
-    @property
-    def snapshot_hash(self) -> bytes:
-        return self._snapshot_hash
+        self.snapshot_hash = sha256(b"veil/snapshot/wasi-command/v1", bundle.code)
 
     def invoke(self, data: bytes) -> Output:
-        if len(data) > self._limits.max_input:
-            raise MessageTooLarge("input is over the function's max_input")
+        self._check_input(data)
         with (
             _MemFile("stdin", data) as stdin,
             _MemFile("stdout") as stdout,
@@ -52,11 +42,7 @@ class CommandSandbox:
             config.stdin_file = stdin.path
             config.stdout_file = stdout.path
             config.stderr_file = stderr.path
-            store = wasmtime.Store(self._engine.engine)
-            store.set_limits(memory_size=self._limits.memory_pages * PAGE, instances=1)
-            store.set_wasi(config)
-            store.set_fuel(self._limits.fuel)
-            store.set_epoch_deadline(self._ticks)
+            store = self._new_store(config)
             try:
                 self._run(store)
             finally:
@@ -64,8 +50,7 @@ class CommandSandbox:
                 store.close()
             out = stdout.read(self._limits.max_output + 1)
             logs = stderr.read(self._limits.max_output) if self._capture else b""
-        if len(out) > self._limits.max_output:
-            raise ABIViolation("output is over the function's max_output")
+        self._check_output(len(out))
         return Output(out, logs)
 
     def _run(self, store: wasmtime.Store) -> None:
@@ -81,10 +66,7 @@ class CommandSandbox:
                 raise FunctionFailed(f"command exited with status {exit_.code}") from None
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             memory = instance.exports(store).get("memory") if instance is not None else None
-            at_limit = isinstance(memory, wasmtime.Memory) and (
-                memory.data_len(store) >= self._limits.memory_pages * PAGE
-            )
-            raise classify(exc, at_memory_limit=at_limit) from None
+            raise self._trapped(exc, store, memory) from None
 
     def close(self) -> None:
         pass

@@ -1,12 +1,11 @@
 """Direct calls into wasmtime's C API for the per-request hot path.
 
-wasmtime-py re-derives a function's type and converts every value on each
-call (about 14 µs per call, 14 µs per global write). A request makes two
-calls and a rewind writes every mutable global, so that overhead alone
-would miss the 150 µs budget. Here the types are checked once, when the
-sandbox is built, and calls reuse preallocated argument buffers. Only
-numeric types are handled; anything else takes wasmtime-py's own path.
-This relies on internals of the pinned wasmtime-py release (50.0.1).
+wasmtime-py re-derives a function's type and converts every value on each call
+(about 14 µs per call or global write): two calls a request and a write per
+mutable global a rewind would alone miss the 150 µs budget. Here types are
+checked once, when the sandbox is built, and calls reuse preallocated buffers;
+non-numeric types take wasmtime-py's own path. Relies on internals of the
+pinned wasmtime-py release (50.0.1).
 """
 
 from __future__ import annotations
@@ -72,29 +71,22 @@ class NumCall:
     ) -> None:
         """`like`: a call to the same export of another instance, whose types are reused."""
         if like is not None:
-            kinds: list[tuple[int, str] | None] = [
-                (p.kind, f) for p, f in zip(like._params, like._fields, strict=False)
-            ]
-            results: list[tuple[int, str] | None] = [(0, like._field)]
+            kinds = [(p.kind, f) for p, f in zip(like._params, like._fields, strict=False)]
+            field = like._field
         else:
             ty = func.type(store)
-            kinds = [_kind(p) for p in ty.params]
-            results = [_kind(r) for r in ty.results]
-            if any(k is None for k in kinds) or len(results) != 1 or results[0] is None:
+            kinds = [k for p in ty.params if (k := _kind(p)) is not None]
+            results = [k for r in ty.results if (k := _kind(r)) is not None]
+            if len(kinds) != len(ty.params) or len(results) != 1 or len(ty.results) != 1:
                 raise TypeError(f"expected numeric params and one numeric result, got {ty}")
-        self._store = store
-        self._func = func
+            field = results[0][1]
+        self._store, self._func, self._field = store, func, field
         self._nparams = len(kinds)
         self._params = (ffi.wasmtime_val_t * max(1, len(kinds)))()
-        self._fields = []
-        for i, k in enumerate(kinds):
-            assert k is not None
-            self._params[i].kind = k[0]
-            self._fields.append(k[1])
+        for i, (kind, _) in enumerate(kinds):
+            self._params[i].kind = kind
+        self._fields = [name for _, name in kinds]
         self._results = (ffi.wasmtime_val_t * 1)()
-        result = results[0]
-        assert result is not None
-        self._field = result[1]
 
     @classmethod
     def with_i32_params(cls, store: wasmtime.Store, func: wasmtime.Func, params: int) -> NumCall:

@@ -1,18 +1,11 @@
 """Python functions: a componentize-py component, one fresh instance per request.
 
-The bundle's code is a WebAssembly component holding CPython for WASI with
-the function's modules already imported (componentize-py snapshots the
-initialised interpreter at build time). It runs through `wasmtime.component`
-with WASI p2 and an empty world: no preopened directories, no environment,
-no network (wasmtime denies every socket address by default), stdout and
-stderr to a sink that keeps them only when the manifest captures logs.
-
-Rewind is a fresh instance: the compiled component is cached per bundle
-digest, and the next request's store and instance are made as soon as the
-previous request ends, so `invoke` starts on a ready instance. Component
-instances expose no memory to the host, so an in-place restore (as for the
-reactor and QuickJS) is not possible here; docs/design/0005-runtimes.md has
-the measurements.
+The code is a component holding CPython for WASI with the function's modules
+already imported (componentize-py snapshots the interpreter at build time). It
+runs with WASI p2 in an empty world: no preopens, no environment, no network
+(wasmtime denies every socket address). Component instances expose no memory
+to the host, so the rewind is a fresh instance, not an in-place restore
+(docs/design/0005-runtimes.md has the measurements).
 """
 
 from __future__ import annotations
@@ -26,44 +19,20 @@ import wasmtime.component
 
 from veil.trusted.bundle import Bundle
 from veil.trusted.crypto.digest import sha256
-from veil.trusted.errors import FunctionError, MessageTooLarge
-from veil.trusted.sandbox.api import Output
+from veil.trusted.sandbox.api import Limited, Output
 from veil.trusted.sandbox.engine import SandboxEngine
-from veil.trusted.sandbox.errors import (
-    ABIViolation,
-    FunctionFailed,
-    FunctionOutOfMemory,
-    FunctionTimeout,
-    FunctionTrapped,
-)
+from veil.trusted.sandbox.errors import ABIViolation, FunctionFailed, FunctionOutOfMemory
 from veil.trusted.sandbox.reactor import LogBuffer, wasi_config
-from veil.trusted.sandbox.snapshot import PAGE
-from veil.trusted.sandbox.traps import classify
 
 EXPORT: Final = "invoke"
 STATUS_OK, STATUS_ERROR, STATUS_OOM = 0, 1, 2
 """The guest's `outcome.status` (see the WIT world in veil.client.build)."""
-_TRAP_PREFIX: Final = "wasm trap: "
-_TIMEOUT_TRAPS: Final = ("interrupt", "all fuel consumed")
-
-
-def _classify(exc: Exception) -> FunctionError:
-    """Component calls report traps as a `WasmtimeError` whose message ends in the trap."""
-    if isinstance(exc, wasmtime.Trap):
-        return classify(exc, at_memory_limit=False)
-    last = str(exc).strip().rsplit("\n", 1)[-1].strip()
-    if not last.startswith(_TRAP_PREFIX):
-        return classify(exc, at_memory_limit=False)
-    reason = last.removeprefix(_TRAP_PREFIX)
-    if reason.startswith(_TIMEOUT_TRAPS):
-        return FunctionTimeout("function ran out of its time or fuel budget")
-    return FunctionTrapped(f"function trapped: {reason}")
 
 
 _Instance = tuple[wasmtime.Store, wasmtime.component.Func]
 
 
-class PythonSandbox:
+class PythonSandbox(Limited):
     """A componentize-py component, re-instantiated from its compiled form per request.
 
     The next request's instance is made on a helper thread as soon as a
@@ -77,8 +46,7 @@ class PythonSandbox:
         manifest = bundle.manifest
         if manifest.runtime != "python":
             raise ABIViolation("PythonSandbox runs bundles of runtime 'python'")
-        self._engine = engine
-        self._limits = manifest.limits
+        super().__init__(engine, bundle)
         self._capture = manifest.capture_logs
         self._logs = LogBuffer(manifest.limits.max_output)
         self._component = engine.compiled(
@@ -86,23 +54,15 @@ class PythonSandbox:
         )
         self._linker = wasmtime.component.Linker(engine.engine)
         self._linker.add_wasip2()
-        self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
-        self._snapshot_hash = sha256(b"veil/snapshot/python-component/v1", bundle.code)
+        # Every request starts from the component's own initial state, so its hash.
+        self.snapshot_hash = sha256(b"veil/snapshot/python-component/v1", bundle.code)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veil-python-rewind")
         self._next: Future[_Instance] | None = None
         self._ready: _Instance | None = self._instantiate()
 
-    @property
-    def snapshot_hash(self) -> bytes:
-        """Every request starts from the component's own initial state, so its hash."""
-        return self._snapshot_hash
-
     def _instantiate(self) -> _Instance:
-        store = wasmtime.Store(self._engine.engine)
-        store.set_limits(memory_size=self._limits.memory_pages * PAGE)
-        store.set_wasi(wasi_config(self._logs if self._capture else None))
-        store.set_fuel(self._limits.fuel)
-        store.set_epoch_deadline(self._ticks)
+        # A component makes several core instances: no cap on their number.
+        store = self._new_store(wasi_config(self._logs if self._capture else None), instances=-1)
         try:
             instance = self._linker.instantiate(store, self._component)
         except wasmtime.WasmtimeError as exc:
@@ -113,11 +73,6 @@ class PythonSandbox:
             store.close()
             raise ABIViolation(f"component does not export {EXPORT!r}")
         return store, func
-
-    def rewind(self) -> None:
-        """Make a fresh instance now (synchronously) for the next request."""
-        self._discard()
-        self._ready = self._instantiate()
 
     def _take(self) -> _Instance:
         ready, self._ready = self._ready, None
@@ -136,16 +91,13 @@ class PythonSandbox:
             ready[0].close()
 
     def invoke(self, data: bytes) -> Output:
-        if len(data) > self._limits.max_input:
-            raise MessageTooLarge("input is over the function's max_input")
+        self._check_input(data)
         store, func = self._take()
         store.set_epoch_deadline(self._ticks)
         try:
             outcome = func(store, data, self._capture)
-        except FunctionError:
-            raise
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            raise _classify(exc) from None
+            raise self._trapped(exc, store) from None
         finally:
             logs = self._logs.take()
             store.close()
@@ -163,8 +115,7 @@ class PythonSandbox:
             raise FunctionFailed(body.decode("utf-8", "replace"))
         if status != STATUS_OK:
             raise ABIViolation(f"component returned unknown status {status}")
-        if len(body) > self._limits.max_output:
-            raise ABIViolation("output is over the function's max_output")
+        self._check_output(len(body))
         return Output(body, (bytes(guest_logs) + logs)[: self._limits.max_output])
 
     def close(self) -> None:

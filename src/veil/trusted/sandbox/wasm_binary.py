@@ -147,11 +147,11 @@ def _sections(wasm: bytes) -> list[tuple[int, int, int, int]]:
 
 
 def state_layout(wasm: bytes) -> StateLayout:
-    imported = {_KIND_TABLE: 0, _KIND_MEMORY: 0, _KIND_GLOBAL: 0}
-    memories: list[int] = []
+    """Imported memories and tables are refused: their state would live outside the instance."""
+    memories: tuple[int, ...] = ()
     globals_: list[int] = []
     tables: list[int] = []
-    passive = wasi_state = False
+    imported_globals, passive, wasi_state = 0, False, False
     for sid, _header, start, _end in _sections(wasm):
         r = _Reader(wasm, start)
         if sid == 2:
@@ -159,36 +159,28 @@ def state_layout(wasm: bytes) -> StateLayout:
                 _module, field = r.name(), r.name()
                 kind = r.byte()
                 wasi_state |= kind == 0 and field not in _STATELESS_WASI
-                if kind in (0, 4):
-                    if kind == 4:
-                        r.byte()
-                    r.uleb()
-                elif kind == _KIND_TABLE:
-                    r.valtype()
-                    r.limits()
-                elif kind == _KIND_MEMORY:
-                    r.limits()
-                elif kind == _KIND_GLOBAL:
+                if kind in (_KIND_TABLE, _KIND_MEMORY):
+                    raise UnsupportedModule("imported memories or tables are not allowed")
+                if kind == _KIND_GLOBAL:
                     r.valtype()
                     r.byte()
+                    imported_globals += 1
+                elif kind in (0, 4):
+                    r.skip(1 if kind == 4 else 0)  # a tag's attribute byte; then a type index
+                    r.uleb()
                 else:
                     raise UnsupportedModule(f"unknown import kind {kind}")
-                if kind in imported:
-                    imported[kind] += 1
         elif sid == 4:
             for i in range(r.uleb()):
-                if wasm[r.pos] == 0x40:
-                    r.skip(2)
-                    r.valtype()
-                    r.limits()
+                initialised = wasm[r.pos] == 0x40
+                r.skip(2 if initialised else 0)
+                r.valtype()
+                r.limits()
+                if initialised:
                     r.const_expr()
-                else:
-                    r.valtype()
-                    r.limits()
-                tables.append(imported[_KIND_TABLE] + i)
+                tables.append(i)
         elif sid == 5:
-            count = r.uleb()
-            memories.extend(imported[_KIND_MEMORY] + i for i in range(count))
+            memories = tuple(range(r.uleb()))
         elif sid == 6:
             for i in range(r.uleb()):
                 vt = r.valtype()
@@ -197,12 +189,10 @@ def state_layout(wasm: bytes) -> StateLayout:
                 if mutable:
                     if vt == 0x7B:
                         raise UnsupportedModule("mutable v128 globals cannot be snapshotted")
-                    globals_.append(imported[_KIND_GLOBAL] + i)
+                    globals_.append(imported_globals + i)
         elif sid in (9, 11):
             passive |= _has_passive_segment(r, elements=sid == 9)
-    if imported[_KIND_MEMORY] or imported[_KIND_TABLE]:
-        raise UnsupportedModule("imported memories or tables are not allowed")
-    return StateLayout(tuple(memories), tuple(globals_), tuple(tables), passive, wasi_state)
+    return StateLayout(memories, tuple(globals_), tuple(tables), passive, wasi_state)
 
 
 def _has_passive_segment(r: _Reader, elements: bool) -> bool:

@@ -27,6 +27,7 @@ class EnclaveBinding:
     kms_key: bytes
 
     def to_bytes(self) -> bytes:
+        # Only the verifier parses it: veil.attestation.result.parse_binding (tested round trip).
         return cbor.encode(
             {
                 "sign": self.signing_key,
@@ -35,13 +36,6 @@ class EnclaveBinding:
                 "kms": self.kms_key,
             }
         )
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> EnclaveBinding:
-        m = cbor.decode_map(
-            data, limit=4096, fields={"sign": bytes, "suite": str, "hpke": bytes, "kms": bytes}
-        )
-        return cls(m["sign"], Suite(m["suite"]), m["hpke"], m["kms"])
 
     def report_data(self, nonce: bytes) -> bytes:
         if len(nonce) != NONCE_SIZE:

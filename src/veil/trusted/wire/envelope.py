@@ -17,8 +17,9 @@ from veil.trusted.crypto.digest import sha256
 from veil.trusted.errors import MalformedMessage
 from veil.trusted.wire import cbor
 
-VERSION: Final = 1
+VERSION: Final = 2
 REQUEST_ID_SIZE: Final = 16
+ENCLAVE_ID_SIZE: Final = 32
 MAX_ENVELOPE: Final = 16 * 1024 * 1024 + 4096
 MAX_RESPONSE: Final = 16 * 1024 * 1024 + 8192
 _REQUEST_INFO: Final = b"veil/request/v1\x00"
@@ -43,24 +44,33 @@ class Metadata:
     function: str
     request_id: bytes
     deadline_ms: int
+    digest: bytes
+    """The bundle digest and version of the function record the client sealed to."""
+    version: int
+    enclave: bytes
+    """The key id of the one enclave this request is for: any other refuses it (`WrongEnclave`)."""
     chain: ChainPosition | None = None
 
     def to_obj(self) -> dict[str, Any]:
         obj: dict[str, Any] = {"v": VERSION, "fn": self.function, "rid": self.request_id}
+        obj["ver"] = self.version
         if self.chain is not None:
             obj["chain"] = self.chain.to_obj()
+        obj["digest"] = self.digest
+        obj["enclave"] = self.enclave
         obj["deadline"] = self.deadline_ms
         return obj
 
     @classmethod
     def from_obj(cls, obj: object) -> Metadata:
-        m = cbor.check_map(
-            obj, {"v": int, "fn": str, "rid": bytes, "deadline": int, "chain?": dict}
-        )
+        fields = {"v": int, "fn": str, "rid": bytes, "deadline": int, "digest": bytes, "ver": int}
+        m = cbor.check_map(obj, {**fields, "enclave": bytes, "chain?": dict})
         if m["v"] != VERSION:
             raise MalformedMessage(f"unsupported envelope version {m['v']}")
-        if len(m["rid"]) != REQUEST_ID_SIZE:
-            raise MalformedMessage("request id must be 16 bytes")
+        if len(m["rid"]) != REQUEST_ID_SIZE or len(m["digest"]) != 32 or m["ver"] < 1:
+            raise MalformedMessage("request id, digest or version has the wrong size")
+        if len(m["enclave"]) != ENCLAVE_ID_SIZE:
+            raise MalformedMessage("enclave key id must be 32 bytes")
         if not 0 < len(m["fn"]) <= 128 or m["deadline"] < 0:
             raise MalformedMessage("bad function name or deadline")
         chain = None
@@ -69,7 +79,7 @@ class Metadata:
             if len(c["id"]) != 16 or len(c["desc"]) != 32 or not 0 <= c["step"] < 1024:
                 raise MalformedMessage("bad chain position")
             chain = ChainPosition(c["id"], c["step"], c["desc"])
-        return cls(m["fn"], m["rid"], m["deadline"], chain)
+        return cls(m["fn"], m["rid"], m["deadline"], m["digest"], m["ver"], m["enclave"], chain)
 
     def info(self) -> bytes:
         return _REQUEST_INFO + cbor.encode_ordered(self.to_obj())

@@ -26,6 +26,7 @@ _FIELDS: Final[dict[str, type | tuple[type, ...]]] = {
     "snapshot": bytes,
     "enclave": bytes,
     "ok": bool,
+    "served": int,
 }
 
 
@@ -39,14 +40,17 @@ class Receipt:
     snapshot_hash: bytes
     enclave_key_id: bytes
     ok: bool
+    served_ms: int
+    """The enclave's trusted time when it sealed the response (`veil.trusted.clock`)."""
 
     def body(self) -> dict[str, Any]:
         return {
-            "v": 1,
+            "v": 2,
             "fn": self.function,
             "ok": self.ok,
             "rid": self.request_id,
             "bundle": self.bundle_digest,
+            "served": self.served_ms,
             "enclave": self.enclave_key_id,
             "request": self.request_hash,
             "response": self.response_hash,
@@ -60,7 +64,7 @@ class Receipt:
     def verify(cls, data: bytes, key: VerifyKey) -> Receipt:
         """Parse a receipt signed by `key` (the enclave's attested signing key)."""
         m = signed.open_document(data, context=CONTEXT, key=key, limit=MAX_RECEIPT, fields=_FIELDS)
-        if m["v"] != 1:
+        if m["v"] != 2:
             raise MalformedMessage("unsupported receipt version")
-        keys = ("fn", "rid", "request", "response", "bundle", "snapshot", "enclave", "ok")
+        keys = ("fn", "rid", "request", "response", "bundle", "snapshot", "enclave", "ok", "served")
         return cls(*(m[k] for k in keys))

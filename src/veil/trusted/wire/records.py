@@ -34,10 +34,13 @@ class FunctionRecord:
     public_key: bytes
     policy_hash: bytes
     version: int
+    issued_ms: int
+    expires_ms: int
+    """KMS-signed validity: clients refuse the record after it (the KMS re-signs it well before)."""
 
     def body(self) -> dict[str, Any]:
         return {
-            "v": 1,
+            "v": 2,
             "name": self.name,
             "tenant": self.tenant,
             "signer": self.signer,
@@ -46,6 +49,8 @@ class FunctionRecord:
             "public_key": self.public_key,
             "policy": self.policy_hash,
             "version": self.version,
+            "issued": self.issued_ms,
+            "expires": self.expires_ms,
         }
 
     def sign(self, kms_key: SigningKey) -> bytes:
@@ -68,14 +73,16 @@ class FunctionRecord:
                 "public_key": bytes,
                 "policy": bytes,
                 "version": int,
+                "issued": int,
+                "expires": int,
             },
         )
         suite = hazmat.parse_suite(m["suite"])
-        if m["v"] != 1 or len(m["public_key"]) != suite.public_key_size:
+        if m["v"] != 2 or len(m["public_key"]) != suite.public_key_size:
             raise MalformedMessage("bad function record")
         parsed = {**m, "suite": suite}
-        keys = ("name", "tenant", "signer", "digest", "suite", "public_key", "policy", "version")
-        return cls(*(parsed[k] for k in keys))
+        keys = ("name", "tenant", "signer", "digest", "suite", "public_key", "policy")
+        return cls(*(parsed[k] for k in (*keys, "version", "issued", "expires")))
 
 
 @dataclass(frozen=True)
@@ -97,25 +104,24 @@ class KeyRequest:
         return cls(m["fn"], m["digest"], m["token"])
 
 
-def grant_info(function: str, digest: bytes, enclave_key_id: bytes) -> bytes:
-    """HPKE info for a key grant: binds the sealed keys to one function, bundle and enclave."""
-    return b"veil/grant/v1\x00" + cbor.encode([function, digest, enclave_key_id])
+def grant_info(function: str, digest: bytes, version: int, enclave_key_id: bytes) -> bytes:
+    """HPKE info for a key grant: binds the sealed keys to one function version and enclave."""
+    return b"veil/grant/v2\x00" + cbor.encode([function, digest, version, enclave_key_id])
 
 
 @dataclass(frozen=True)
 class KeyGrant:
-    """Sealed function keys for one enclave, with the function record they belong to."""
+    """Sealed function keys for one enclave, with their record; expiring, so that a host can hold
+    back a redeploy from an enclave only until `expires_ms`."""
 
     record: bytes
     enclave_key_id: bytes
     sealed: bytes
+    expires_ms: int
 
     def sign(self, kms_key: SigningKey) -> bytes:
-        return signed.sign_document(
-            kms_key,
-            GRANT_CONTEXT,
-            {"record": self.record, "enclave": self.enclave_key_id, "sealed": self.sealed},
-        )
+        body = {"record": self.record, "enclave": self.enclave_key_id, "sealed": self.sealed}
+        return signed.sign_document(kms_key, GRANT_CONTEXT, {**body, "expires": self.expires_ms})
 
     @classmethod
     def verify(cls, data: bytes, kms_key: VerifyKey) -> KeyGrant:
@@ -124,9 +130,9 @@ class KeyGrant:
             context=GRANT_CONTEXT,
             key=kms_key,
             limit=MAX_DOCUMENT,
-            fields={"record": bytes, "enclave": bytes, "sealed": bytes},
+            fields={"record": bytes, "enclave": bytes, "sealed": bytes, "expires": int},
         )
-        return cls(m["record"], m["enclave"], m["sealed"])
+        return cls(m["record"], m["enclave"], m["sealed"], m["expires"])
 
 
 @dataclass(frozen=True)
