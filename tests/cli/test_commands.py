@@ -11,6 +11,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from tests.cli.runs import run, run_json
 from veil.cli.main import app
 from veil.client.build import hermetic
 from veil.kms.store import KmsStore, load_or_create_master_key
@@ -18,30 +19,6 @@ from veil.registration import SEAL_SUITE, SealedPart, SealKey
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.wiring.embedded import EmbeddedPlatform
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPlatform]:
-    with EmbeddedPlatform(tmp_path_factory.mktemp("cli") / "data") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def veil(platform: EmbeddedPlatform) -> Iterator[CliRunner]:
-    runner = CliRunner(env={"VEIL_DATA_DIR": str(platform.data_dir)})
-    result = runner.invoke(
-        app,
-        ["init", "--tenant", "cli", "--gateway", platform.gateway_url, "--kms", platform.trust_url],
-    )
-    assert result.exit_code == 0, result.output
-    assert "registered with the KMS" in result.output
-    yield runner
-
-
-def run(runner: CliRunner, *args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, result.output
-    return result.output
 
 
 def test_new_deploy_invoke_round_trip(veil: CliRunner, tmp_path: Path) -> None:
@@ -60,7 +37,7 @@ def test_invoke_json_output_for_scripts(veil: CliRunner, tmp_path: Path) -> None
     run(veil, "deploy", str(project))
     data = tmp_path / "input.txt"
     data.write_text("from a file")
-    payload = json.loads(run(veil, "invoke", "cli/jsonfn", "--data", f"@{data}", "--json"))
+    payload = run_json(veil, "invoke", "cli/jsonfn", "--data", f"@{data}")
     assert payload["ok"] is True and payload["output"] == "hello, from a file"
     assert payload["attestation"]["tee"] == "sim"
     assert len(payload["receipt"]["bundle"]) == 64
@@ -69,7 +46,7 @@ def test_invoke_json_output_for_scripts(veil: CliRunner, tmp_path: Path) -> None
 def test_build_writes_a_bundle_that_deploys(veil: CliRunner, tmp_path: Path) -> None:
     project = tmp_path / "built"
     run(veil, "new", "built", "--dir", str(project))
-    info = json.loads(run(veil, "build", str(project), "--json"))
+    info = run_json(veil, "build", str(project))
     assert Path(info["bundle"]).exists()
     assert "deployed cli/built" in run(veil, "deploy", info["bundle"])
 
@@ -90,9 +67,9 @@ def test_ls_enclaves_and_logs(veil: CliRunner, tmp_path: Path) -> None:
     run(veil, "new", "listed", "--dir", str(project))
     run(veil, "deploy", str(project))
     run(veil, "invoke", "listed", "-d", "x")
-    names = [f["name"] for f in json.loads(run(veil, "ls", "--json"))]
+    names = [f["name"] for f in run_json(veil, "ls")]
     assert "cli/listed" in names
-    enclaves = json.loads(run(veil, "enclaves", "--json"))
+    enclaves = run_json(veil, "enclaves")
     assert any("cli/listed" in e["functions"] for e in enclaves)
     assert all(e["tee"] == "sim" and e["attestation"] for e in enclaves)
     assert "cold_start" in run(veil, "logs")

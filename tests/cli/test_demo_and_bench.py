@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -25,19 +27,24 @@ CORE_METRICS = {
 
 
 def test_demo_tells_the_story_and_refuses_the_tampered_request() -> None:
-    result = CliRunner().invoke(app, ["demo"])
-    assert result.exit_code == 0, result.output
-    assert "MY CARD NUMBER IS 4111-1111-1111-1111" in result.output
+    # A real process, so what its children print (a worker's traceback at shutdown) shows too.
+    result = subprocess.run(
+        [sys.executable, "-m", "veil.cli", "demo"], capture_output=True, text=True, timeout=280
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout
+    assert "MY CARD NUMBER IS 4111-1111-1111-1111" in output
     assert (
         "4111-1111-1111-1111"
-        not in result.output.split("what the host saw:")[1].split("what the client got:")[0]
+        not in output.split("what the host saw:")[1].split("what the client got:")[0]
     )
-    assert "403 DecryptionFailed" in result.output
-    assert "403 ReplayedRequest" in result.output
-    assert "keeps serving: 'still serving'" in result.output
-    assert "matches hashlib" in result.output
-    assert "acme/greet answered" in result.output
-    assert "no hardware protection" in result.output
+    assert "403 DecryptionFailed" in output
+    assert "403 ReplayedRequest" in output
+    assert "keeps serving: 'still serving'" in output
+    assert "matches hashlib" in output
+    assert "acme/greet answered" in output
+    assert "no hardware protection" in output
+    assert "Traceback" not in result.stderr, result.stderr
 
 
 def test_bench_core_quick_writes_every_metric_in_the_shared_format(tmp_path: Path) -> None:

@@ -1,19 +1,25 @@
-"""Shared CLI plumbing: the data directory option, consoles, errors with the fix."""
+"""Shared CLI plumbing: the data directory option, errors with the fix, JSON output.
+
+What the CLI prints goes through `veil.cli.output`, so no user or server
+text is ever read as Rich markup.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
-from rich.console import Console
 
 from veil.cli.config import ClientConfig, NotInitialised
+from veil.cli.output import error, plain, warn
 from veil.client.build import BuildError, BuildNotReproducible
 from veil.client.errors import GatewayError, GatewayUnavailable
 from veil.client.sdk import Client
@@ -21,12 +27,11 @@ from veil.kms.remote import RemoteTrust, ServiceUnavailable
 from veil.trusted.errors import VeilError
 from veil.wiring.services import default_data_dir
 
-out = Console()
-err = Console(stderr=True)
-
 
 class State:
     data_dir: Path = default_data_dir()
+    debug: bool = False
+    """`veil --debug`: tracebacks and the full output of failing build tools."""
 
 
 state = State()
@@ -34,9 +39,16 @@ state = State()
 
 @contextmanager
 def human_errors() -> Iterator[None]:
-    """Turn known failures into one red line with the fix, and exit 1."""
+    """Turn failures into one red line with the fix, and exit 1; `--debug` adds the traceback.
+
+    A failure Veil does not know (a bug) gets one line too, naming its type
+    and `--debug`, so a user never has to read Veil's internals to find
+    their own mistake.
+    """
     try:
         yield
+    except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        raise
     except (
         NotInitialised,
         BuildError,
@@ -44,14 +56,31 @@ def human_errors() -> Iterator[None]:
         GatewayUnavailable,
         FileNotFoundError,
     ) as exc:
-        err.print(f"[red]error:[/] {exc}")
+        _debug(exc)
+        error(exc)
         raise typer.Exit(1) from None
     except GatewayError as exc:
-        err.print(f"[red]error:[/] the gateway answered {exc.status} {exc.kind}: {exc.detail}")
+        _debug(exc)
+        error(f"the gateway answered {exc.status} {exc.kind}: {exc.detail}")
         raise typer.Exit(1) from None
     except VeilError as exc:
-        err.print(f"[red]refused:[/] {type(exc).__name__}: {exc}")
+        _debug(exc)
+        error(f"{type(exc).__name__}: {exc}", label="refused")
         raise typer.Exit(1) from None
+    except Exception as exc:
+        _debug(exc)
+        error(f"unexpected {type(exc).__name__}: {exc} (`veil --debug ...` shows the traceback)")
+        raise typer.Exit(1) from None
+
+
+def _debug(exc: BaseException) -> None:
+    """Under `--debug`: the traceback, and a build tool's full output if there is one."""
+    if not state.debug:
+        return
+    plain("".join(traceback.format_exception(exc)), end="")
+    detail = getattr(exc, "detail", "")
+    if detail:
+        plain(f"--- full output ---\n{detail}")
 
 
 @contextmanager
@@ -62,7 +91,7 @@ def build_warnings() -> Iterator[None]:
         yield
     for warning in caught:
         if issubclass(warning.category, BuildNotReproducible):
-            err.print(f"[yellow]⚠ {warning.message}[/]")
+            warn(warning.message)
         else:
             warnings.showwarning(
                 warning.message, warning.category, warning.filename, warning.lineno
@@ -83,20 +112,26 @@ def load_config(*, pin: bool = True) -> ClientConfig:
         config.kms_seal_key = keys["kms_seal_key"]
         config.trust()  # the seal key must be signed by the KMS key just pinned
         config.save(state.data_dir)
-        err.print(f"pinned KMS key {keys['kms_key'][:16]}… from {config.kms} (trust on first use)")
+        plain(f"pinned KMS key {keys['kms_key'][:16]}… from {config.kms} (trust on first use)")
     elif pin and config.kms_seal_key is None:
         with RemoteTrust(config.kms) as remote:
             config.kms_seal_key = remote.keys()["kms_seal_key"]
         config.trust()
         config.save(state.data_dir)
-        err.print("pinned the KMS seal key (signed by the KMS key pinned before)")
+        plain("pinned the KMS seal key (signed by the KMS key pinned before)")
     return config
 
 
 def gateway_client(config: ClientConfig) -> Client:
     """A client for the configured gateway, trusting only the pinned KMS and verifier keys."""
-    return Client(config.gateway, config.trust(), on_retry=lambda line: err.print(line))
+    return Client(config.gateway, config.trust(), on_retry=lambda line: plain(line))
 
 
 def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def emit_json_line(value: Any) -> None:
+    """One JSON object on one line (JSON Lines), flushed: for streams like `veil logs -f`."""
+    sys.stdout.write(json.dumps(value, separators=(",", ":"), default=str) + "\n")
+    sys.stdout.flush()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 
@@ -13,18 +14,24 @@ from veil.attestation.policy import Policy
 from veil.cli.context import (
     build_warnings,
     emit_json,
-    err,
     gateway_client,
     human_errors,
     load_config,
-    out,
     state,
 )
+from veil.cli.output import err, error, out, plain, say, step, warn
+from veil.cli.owners import Owners, origin
+from veil.client.build import MANIFEST_FILE, BuildCache, read_bundle, read_project, scaffold
 from veil.client.build import build as build_project
-from veil.client.build import read_project, scaffold
 from veil.trusted.bundle import Bundle
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+POLICIES: Final[dict[str, Callable[[], Policy]]] = {
+    "dev": Policy.development,
+    "hardware": Policy,
+}
+"""`veil deploy --policy`: the TEE policies a tenant can name."""
+CACHE_DIR: Final = "build-cache"
 
 
 def new(
@@ -38,15 +45,22 @@ def new(
     with human_errors():
         dest = directory or Path(name)
         scaffold(name, dest, lang)
-    out.print(f"created {dest}/ — next: [bold]veil deploy {dest}[/]")
+    say("created {}/ — next: [bold]veil deploy {}[/]", dest, dest)
 
 
 def _build(path: Path, tenant: str) -> Bundle:
+    """A project directory built (a Python build reused if unchanged), or a bundle file checked."""
+    if path.is_file() and path.name == MANIFEST_FILE:
+        path = path.parent
     if path.is_file():
-        return Bundle.from_bytes(path.read_bytes())
+        return read_bundle(path)
     project = read_project(path)
-    with build_warnings(), err.status(f"building {project.name} ({project.runtime}) …"):
-        return build_project(path, tenant)
+    cache = BuildCache(state.data_dir / CACHE_DIR)
+    with build_warnings(), step(f"building {project.name} ({project.runtime}) …"):
+        bundle = build_project(path, tenant, cache=cache)
+    if cache.reused:
+        plain(f"reused the last build of {path} (its sources and build tools are unchanged)")
+    return bundle
 
 
 def build(
@@ -65,40 +79,64 @@ def build(
             {"bundle": str(target), "digest": bundle.digest.hex(), "size": target.stat().st_size}
         )
         return
-    out.print(f"built {target} ({target.stat().st_size} bytes), digest {bundle.digest.hex()}")
+    say("built {} ({} bytes), digest {}", target, target.stat().st_size, bundle.digest.hex())
+
+
+def _policy(name: str) -> Policy:
+    """The policy `--policy` names; anything else is a usage error (exit 2) naming the choices."""
+    if name not in POLICIES:
+        error(f"--policy {name!r} is not a policy; choose one of: {', '.join(POLICIES)}")
+        raise typer.Exit(2)
+    return POLICIES[name]()
 
 
 def deploy(
     path: Annotated[Path, typer.Argument(help="project directory or .bundle file")] = Path("."),
-    policy: Annotated[str, typer.Option(help="dev (accepts the sim TEE) or hardware")] = "dev",
+    policy: Annotated[
+        str, typer.Option(help="dev (accepts the sim TEE) or hardware (refuses it)")
+    ] = "dev",
     secret: Annotated[
         list[str] | None,
         typer.Option(help="NAME=VALUE or NAME=@file, sealed to the KMS (repeatable)"),
     ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="replace a function of the same name deployed from another project"
+        ),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Sign a bundle, seal its code and secrets, register it with the KMS, upload it."""
+    chosen = _policy(policy)
     with human_errors():
         config = load_config()
         secrets = _secrets(secret or [])
         bundle = _build(path, config.tenant)
-        chosen = Policy.development() if policy == "dev" else Policy()
-        with gateway_client(config) as client, err.status("deploying …"):
-            record = client.deploy(
-                bundle,
-                tenant=config.tenant,
-                key=config.tenant_key(state.data_dir),
-                policy=chosen,
-                secrets=secrets,
-            )
+        name, project, owners = bundle.manifest.name, origin(path), Owners(state.data_dir)
+        with gateway_client(config) as client:
+            deployed = any(f["name"] == name for f in client.functions())
+            owners.check(name, project, deployed=deployed, replace=replace)
+            with step(f"deploying {name} …"):
+                record = client.deploy(
+                    bundle,
+                    tenant=config.tenant,
+                    key=config.tenant_key(state.data_dir),
+                    policy=chosen,
+                    secrets=secrets,
+                )
+        owners.record(name, project)
     if json_:
         emit_json({"name": record.name, "version": record.version, "digest": record.digest.hex()})
         return
-    out.print(
-        f"deployed [bold]{record.name}[/] v{record.version}, digest {record.digest.hex()[:16]}…"
+    say(
+        "deployed [bold]{}[/] v{}, digest {}…",
+        record.name,
+        record.version,
+        record.digest.hex()[:16],
     )
     for warning in chosen.warnings():
-        err.print(f"[yellow]⚠ {warning}[/]")
+        warn(warning)
 
 
 def _secrets(options: list[str]) -> dict[str, bytes]:
@@ -137,7 +175,7 @@ def invoke(
         payload = _read_data(data)
         with (
             gateway_client(config) as client,
-            err.status(f"invoking {full} (a first call cold-starts an enclave) …"),
+            step(f"invoking {full} (a first call cold-starts an enclave) …"),
         ):
             inv = client.invoke(full, payload, timeout_s=timeout)
     att, receipt = inv.attestation, inv.receipt
@@ -171,10 +209,10 @@ def invoke(
     if att.tee == "sim":
         err.print("[yellow]⚠ sim TEE: no hardware protection[/]")
     if not inv.ok:
-        err.print(f"[red]function failed:[/] {inv.error_kind}: {inv.error_message}")
+        error(f"{inv.error_kind}: {inv.error_message}", label="function failed")
         raise typer.Exit(1)
     if inv.logs:
-        err.print(inv.logs.decode(errors="replace"), end="")
+        plain(inv.logs.decode(errors="replace"), end="")
     sys.stdout.buffer.write(inv.output)
     if sys.stdout.isatty():
         sys.stdout.write("\n")
@@ -197,6 +235,6 @@ def ls(json_: JsonOpt = False) -> None:
         emit_json(functions)
         return
     if not functions:
-        out.print("no functions deployed yet — try `veil new hello && veil deploy hello`")
+        plain("no functions deployed yet — try `veil new hello && veil deploy hello`", out)
     for f in functions:
-        out.print(f"{f['name']:40s} v{f['version']:<4} {f['digest'][:16]}…")
+        plain(f"{f['name']:40s} v{f['version']:<4} {f['digest'][:16]}…", out)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from veil.cli import functions, platform
+from veil.cli import functions, platform, up
 from veil.cli.bench import bench
 from veil.cli.context import state
 from veil.cli.demo import demo
@@ -29,9 +29,16 @@ def _options(
             envvar="VEIL_DATA_DIR", help="where keys and state live [~/.local/share/veil]"
         ),
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", envvar="VEIL_DEBUG", help="on failure, show tracebacks and full tool output"
+        ),
+    ] = False,
 ) -> None:
     if data_dir is not None:
         state.data_dir = data_dir
+    state.debug = debug
 
 
 for command in (
@@ -43,7 +50,7 @@ for command in (
     functions.ls,
     platform.enclaves,
     platform.logs,
-    platform.up,
+    up.up,
     demo,
     bench,
 ):

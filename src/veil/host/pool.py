@@ -184,6 +184,7 @@ class WorkerPool:
                 *("--sim-key", str(self.sim_key), "--kms-key", self._kms_key),
                 pass_fds=(child.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C at the terminal is the host's to handle
             )
             child.close()
             channel = await Channel.connect(parent)

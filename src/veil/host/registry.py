@@ -25,6 +25,33 @@ CREATE TABLE IF NOT EXISTS functions (
     version INTEGER NOT NULL
 );
 """
+HISTORY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deploy_history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    digest BLOB NOT NULL
+);
+"""
+"""The bundles each function had, newest last: `prune`'s own record (`put` does not write it)."""
+_RECORD_CURRENT = """
+INSERT INTO deploy_history (name, digest)
+SELECT f.name, f.digest FROM functions f
+WHERE f.digest IS NOT (
+    SELECT h.digest FROM deploy_history h WHERE h.name = f.name ORDER BY h.seq DESC LIMIT 1
+)"""
+_TRIM_HISTORY = """
+DELETE FROM deploy_history WHERE seq NOT IN (
+    SELECT seq FROM (
+        SELECT seq, ROW_NUMBER() OVER (PARTITION BY name ORDER BY seq DESC) AS n
+        FROM deploy_history
+    ) WHERE n <= ?
+)"""
+_DELETE_UNNEEDED = """
+DELETE FROM bundles
+WHERE digest NOT IN (SELECT digest FROM functions)
+AND digest NOT IN (SELECT digest FROM deploy_history)"""
+PRUNE_KEEP = 2
+"""Bundles kept per function by `prune`: the current one and the one before it."""
 
 
 class StaleDeploy(Exception):
@@ -46,7 +73,7 @@ class Registry:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._db.executescript(SCHEMA + HISTORY_SCHEMA)
         self._lock = threading.Lock()
 
     def put(self, entry: Entry, sealed_bundle: bytes) -> None:
@@ -73,6 +100,27 @@ class Registry:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def prune(self, keep: int = PRUNE_KEEP) -> int:
+        """Delete the bundles no function needs any more; return how many went.
+
+        Called after each `put`. A function needs its current bundle and the
+        `keep - 1` it had before (a warm enclave may still be loading one; a
+        rollback wants one), as recorded in `deploy_history`, which this
+        keeps itself so `put` stays as it is. SQLite reuses the freed pages,
+        so the file stops growing at the bundles kept.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(_RECORD_CURRENT)
+                self._db.execute(_TRIM_HISTORY, (keep,))
+                gone = self._db.execute(_DELETE_UNNEEDED).rowcount
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return gone
 
     def get(self, name: str) -> Entry | None:
         row = self._db.execute(

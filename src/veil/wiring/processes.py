@@ -4,6 +4,7 @@ Every service Veil starts as a child (the KMS+verifier, the gateway, the
 benchmark's baseline app) is stopped the same way, by `stop_process`: asked
 to stop (SIGTERM, so uvicorn shuts down cleanly and the gateway stops its
 enclave workers), and killed if it has not exited within the grace period.
+A service child also stops by itself when its parent is gone (`start_service`).
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def stop_process(proc: subprocess.Popen[bytes] | None, grace_s: float = STOP_GRA
         except subprocess.TimeoutExpired:
             proc.kill()
     proc.wait()
+    if proc.stdin is not None:
+        proc.stdin.close()
 
 
 def start_service(
@@ -75,10 +78,18 @@ def start_service(
 
     `options` are further flags of that entry point (the gateway's `--trust-url`,
     `--stem-cells`, `--max-workers` ...). Stop it with `stop_process`.
+
+    The child outlives no parent: it holds the read end of a pipe on its
+    stdin and stops itself (`--exit-with-parent`) when that reaches end of
+    file, which it does when this process exits, even by SIGKILL. It runs
+    in its own session, so a Ctrl-C at the terminal reaches only this
+    process, which then stops its children in order (no child dies
+    mid-work printing its traceback).
     """
     argv = [service, "--data-dir", str(data_dir), "--host", host, "--port", str(port), *options]
     return subprocess.Popen(
-        [sys.executable, "-m", "veil.wiring.services", *argv],
-        stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "veil.wiring.services", *argv, "--exit-with-parent"],
+        stdin=subprocess.PIPE,
         stderr=stderr,
+        start_new_session=True,
     )

@@ -12,8 +12,11 @@ lives under one data directory and survives restarts:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
+import signal
+import threading
 from pathlib import Path
 
 import uvicorn
@@ -145,11 +148,36 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--function-concurrency", type=int, default=GatewayConfig().function_concurrency
     )
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop (as on SIGTERM) when stdin reaches end of file: the parent has exited",
+    )
     return parser
+
+
+def exit_with_parent() -> None:
+    """Stop this process as SIGTERM would, once stdin (a pipe from the parent) is closed.
+
+    The parent holds the pipe's other end until it exits, however it exits,
+    so a service never outlives the `veil up` or test that started it.
+    """
+
+    def watch() -> None:
+        # The raw descriptor, not sys.stdin: a daemon thread blocked in a buffered read
+        # would abort the interpreter's own shutdown.
+        with contextlib.suppress(OSError):
+            while os.read(0, 4096):
+                pass
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.exit_with_parent:
+        exit_with_parent()
     if args.service == "trust":
         port = args.port or DEFAULT_TRUST_PORT
         serve_trust(args.data_dir, args.host, port, args.record_validity, args.grant_ttl)

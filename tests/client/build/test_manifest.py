@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -18,8 +19,8 @@ from veil.client.build import (
     parse_project,
     read_project,
 )
-from veil.client.build.manifest import DEFAULTS, RUNTIMES
-from veil.client.build.scaffold import SOURCES
+from veil.client.build.manifest import DEFAULTS, LIMIT_MAXIMA, RUNTIMES, WASM_PAGE
+from veil.client.build.scaffold import SOURCES, scaffold_limits
 from veil.trusted.bundle import Limits, Manifest
 
 HERE = Path("/projects/hello")
@@ -167,3 +168,51 @@ def test_any_document_parses_into_a_manifest_or_is_refused_as_invalid(doc: dict)
         return
     assert isinstance(manifest, Manifest)
     assert manifest.runtime in RUNTIMES
+
+
+_LIMIT_VALUES = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(min_value=1, max_value=70_000),
+    st.booleans(),
+    st.text(max_size=4),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(RUNTIMES),
+    st.dictionaries(st.sampled_from([*LIMIT_MAXIMA, "memory_page"]), _LIMIT_VALUES, max_size=5),
+)
+def test_any_limits_table_gives_limits_that_fit_or_is_refused_naming_veil_toml(
+    runtime: str, limits: dict[str, object]
+) -> None:
+    text = f'[function]\nruntime = "{runtime}"\n' + _render({"limits": limits})
+    try:
+        project = parse_project(text, HERE)
+    except InvalidVeilToml as exc:
+        assert "veil.toml" in str(exc)
+        return
+    got = project.limits
+    assert got.memory_pages * WASM_PAGE >= got.max_input + got.max_output
+    assert all(0 < getattr(got, key) <= top for key, top in LIMIT_MAXIMA.items())
+
+
+def test_every_limit_has_a_maximum() -> None:
+    assert set(LIMIT_MAXIMA) == {f.name for f in dataclasses.fields(Limits)}
+
+
+def test_limits_that_cannot_hold_one_input_and_output_say_how_many_pages_would() -> None:
+    with pytest.raises(InvalidVeilToml, match=r"do not fit each other.*at least 48"):
+        parse(FUNCTION + "[limits]\nmemory_pages = 16\nmax_output = 2097152\nmax_input = 1048576\n")
+
+
+def test_every_scaffold_starts_with_limits_that_fit(tmp_path: Path) -> None:
+    for runtime in RUNTIMES:
+        assert scaffold_limits(runtime) == read_project(_scaffolded(tmp_path, runtime)).limits
+
+
+def _scaffolded(tmp_path: Path, runtime: str) -> Path:
+    from veil.client.build import scaffold
+
+    scaffold(f"s{runtime}", tmp_path / runtime, runtime)
+    return tmp_path / runtime

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from veil.client.build.checks import check_loads
+from veil.client.build.guest_errors import js_message
 from veil.client.build.manifest import BuildError, Project
 from veil.trusted.bundle import Bundle
 
 
 def js_code(project: Project) -> bytes:
     """The handler source `project.source` names, checked by loading it into the sandbox."""
-    code = _source(project.path / project.source)
-    _check(Bundle(project.manifest(), code))
+    source = project.path / project.source
+    code = _source(source)
+    _check(Bundle(project.manifest(), code), source)
     return code
 
 
@@ -36,15 +39,8 @@ def _source(handler: Path) -> bytes:
     return source.replace("\r\n", "\n").encode("utf-8")
 
 
-def _check(bundle: Bundle) -> None:
-    from veil.trusted.errors import FunctionError
-    from veil.trusted.sandbox.engine import SandboxEngine
-    from veil.trusted.sandbox.quickjs import QuickJsSandbox
-
-    engine = SandboxEngine()
+def _check(bundle: Bundle, source: Path) -> None:
     try:
-        QuickJsSandbox(engine, bundle).close()
-    except FunctionError as exc:
-        raise BuildError(f"{bundle.manifest.entrypoint} does not load: {exc}") from None
-    finally:
-        engine.close()
+        check_loads(bundle, source)
+    except BuildError as exc:
+        raise BuildError(f"{source} does not load: {js_message(exc.detail, source)}") from None

@@ -49,7 +49,13 @@ DEFAULTS: Final[dict[Runtime, dict[str, Any]]] = {
         "abi": "quickjs",
         "entrypoint": "handle",
         "source": "handler.js",
-        "limits": {"memory_pages": 256, "fuel": 400_000_000, "timeout_ms": 2000},
+        # QuickJS's text() and Response.text() cost ~5000 fuel a byte: at this fuel, 64 KiB.
+        "limits": {
+            "memory_pages": 256,
+            "fuel": 400_000_000,
+            "timeout_ms": 2000,
+            "max_input": 64 * 1024,
+        },
     },
 }
 """Per runtime: what a `veil.toml` that leaves a key out gets."""
@@ -65,11 +71,28 @@ _FUNCTION_KEYS: Final[dict[str, type]] = {
     "capture_logs": bool,
 }
 _LIMIT_KEYS: Final = tuple(f.name for f in fields(Limits))
+WASM_PAGE: Final = 64 * 1024
+LIMIT_MAXIMA: Final[dict[str, int]] = {
+    "memory_pages": 65536,  # 4 GiB, all a 32-bit Wasm memory can address
+    "fuel": 2**63 - 1,
+    "timeout_ms": 300_000,  # the gateway caps a request's deadline at 300 s
+    "max_input": 16 * 2**20,  # an envelope holds at most 16 MiB
+    "max_output": 16 * 2**20,
+}
+"""The largest value of each limit: past it the sandbox or the wire would refuse it later."""
 _TABLES: Final = ("function", "limits")
 
 
 class BuildError(ValueError):
-    """The function's source cannot be built into a bundle (the message says what to fix)."""
+    """The function's source cannot be built into a bundle (the message says what to fix).
+
+    The message is about the user's code only; `detail` keeps the failing
+    tool's whole output (Veil's own frames included) for `veil --debug`.
+    """
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class InvalidVeilToml(BuildError):
@@ -121,7 +144,11 @@ def read_project(src_dir: Path) -> Project:
     src_dir = Path(src_dir)
     file = src_dir / MANIFEST_FILE
     if file.is_file():
-        return parse_project(file.read_text("utf-8"), src_dir)
+        try:
+            text = file.read_text("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidVeilToml(f"{file} is not UTF-8 text") from None
+        return parse_project(text, src_dir)
     for runtime in ("js", "python", "wasm"):
         if (src_dir / DEFAULTS[runtime]["source"]).is_file():
             return parse_project(f'[function]\nruntime = "{runtime}"\n', src_dir)
@@ -145,6 +172,10 @@ def parse_project(text: str, src_dir: Path) -> Project:
     for key, value in limits.items():
         if value <= 0:
             raise InvalidVeilToml(f"[limits] {key} in {where} must be a positive integer")
+        if value > LIMIT_MAXIMA[key]:
+            raise InvalidVeilToml(
+                f"[limits] {key} in {where} is {value}, over its maximum {LIMIT_MAXIMA[key]}"
+            )
     runtime = fn.get("runtime", "wasm")
     if runtime not in RUNTIMES:
         raise InvalidVeilToml(
@@ -162,8 +193,31 @@ def parse_project(text: str, src_dir: Path) -> Project:
         source=fn.get("source", defaults["source"]),
         suite=fn.get("suite", "x25519"),
         capture_logs=fn.get("capture_logs", False),
-        limits=Limits(**{**defaults["limits"], **limits}),
+        limits=_fitting(Limits(**{**defaults["limits"], **limits}), where),
     )
+
+
+def _fitting(limits: Limits, where: Path) -> Limits:
+    """`limits`, if one request's input and output fit in the memory they allow.
+
+    The sandbox copies the whole input into the function's memory and the
+    function writes its whole output there, so memory smaller than both
+    traps on inputs the input limit accepts.
+    """
+    memory = limits.memory_pages * WASM_PAGE
+    needed = limits.max_input + limits.max_output
+    if memory < needed:
+        pages = -(-needed // WASM_PAGE)
+        raise InvalidVeilToml(
+            f"[limits] in {where} do not fit each other: memory_pages = {limits.memory_pages} "
+            f"({_size(memory)}) cannot hold max_input ({_size(limits.max_input)}) plus "
+            f"max_output ({_size(limits.max_output)}); set memory_pages to at least {pages}"
+        )
+    return limits
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n / 2**10:g} KiB"
 
 
 def _table(doc: dict[str, Any], table: str, where: Path, schema: dict[str, type]) -> dict[str, Any]:

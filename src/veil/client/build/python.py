@@ -14,19 +14,25 @@ sandbox and are refused.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import platform
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import warnings
-from importlib import resources
+from collections.abc import Iterator
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Final
 
 import veil
 from veil.client.build import hermetic
+from veil.client.build.cache import BuildCache
+from veil.client.build.guest_errors import python_message
 from veil.client.build.manifest import BuildError, BuildNotReproducible, Project
 from veil.trusted.crypto.digest import sha256
 
@@ -49,12 +55,45 @@ _SKIP: Final = shutil.ignore_patterns(
 )
 
 
-def python_code(project: Project, *, timeout_s: float = 600, reproducible: bool = True) -> bytes:
+def python_code(
+    project: Project,
+    *,
+    timeout_s: float = 600,
+    reproducible: bool = True,
+    cache: BuildCache | None = None,
+) -> bytes:
     """The component for `project.entrypoint` ("module:function") in `project.path`.
 
-    Raises `BuildError` with componentize-py's message when the build fails.
+    Raises `BuildError` with the user's error when the build fails.
     `reproducible=False` skips the hermetic tracer (the benchmark's baseline).
+    With a `cache`, a build of the same staged sources by the same tools is
+    reused (`build_key`).
     """
+    with _staged(project) as (stage, paths, module):
+
+        def make() -> bytes:
+            out = stage / "function.wasm"
+            result = _componentize(stage, paths, out, timeout_s, reproducible)
+            if result.returncode != 0 or not out.exists():
+                raise _failure(result, stage, project.path, module)
+            return out.read_bytes()
+
+        if cache is None:
+            return make()
+        return cache.build(_key(stage, reproducible), make)
+
+
+def build_key(project: Project, reproducible: bool = True) -> bytes:
+    """What a build of `project` depends on, the key of `BuildCache`: the staged tree
+    (sources, vendored code, the glue with the entrypoint in it), whether the build
+    runs pinned, and the tools that run it. Not `veil.toml`'s other settings."""
+    with _staged(project) as (stage, _paths, _module):
+        return _key(stage, reproducible)
+
+
+@contextlib.contextmanager
+def _staged(project: Project) -> Iterator[tuple[Path, list[Path], str]]:
+    """(stage directory, its Python path, the handler module) for the body, then removed."""
     src_dir, entrypoint = project.path, project.entrypoint
     module, _, func = entrypoint.partition(":")
     if not module.isidentifier() or not func.isidentifier() or module in _RESERVED:
@@ -63,10 +102,22 @@ def python_code(project: Project, *, timeout_s: float = 600, reproducible: bool 
         raise BuildError(f"{src_dir} has no module {module!r} (expected {module}.py)")
     with tempfile.TemporaryDirectory(prefix="veil-build-") as tmp:
         stage = Path(tmp)
-        paths = _stage(src_dir, stage, module, func)
-        out = stage / "function.wasm"
-        _componentize(stage, paths, out, timeout_s, reproducible)
-        return out.read_bytes()
+        yield stage, _stage(src_dir, stage, module, func), module
+
+
+def _key(stage: Path, reproducible: bool) -> bytes:
+    pinned = reproducible and hermetic.unsupported_reason() is None
+    return sha256(b"veil/python-build/v1", _tree_digest(stage), bytes([pinned]), _tools())
+
+
+@functools.cache
+def _tools() -> bytes:
+    """componentize-py's version, this Python, and Veil's build code (the hermetic pins too)."""
+    here = Path(__file__).parent
+    versions = f"{metadata.version('componentize-py')} {sys.version} {platform.machine()}"
+    code = sorted(p for p in here.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    parts = [(p.relative_to(here).as_posix().encode(), sha256(p.read_bytes())) for p in code]
+    return sha256(versions.encode(), *(x for pair in parts for x in pair))
 
 
 def _stage(src_dir: Path, stage: Path, module: str, func: str) -> list[Path]:
@@ -139,7 +190,8 @@ def _normalise(name: str) -> str:
 
 def _componentize(
     stage: Path, paths: list[Path], out: Path, timeout_s: float, reproducible: bool
-) -> None:
+) -> subprocess.CompletedProcess[str]:
+    """Run componentize-py, hermetic if this host allows it; its result, failed or not."""
     args = [
         "--quiet",
         "-d",
@@ -158,7 +210,7 @@ def _componentize(
         command = hermetic.command(_COMPONENTIZE, args, seed=seed, epoch=SOURCE_EPOCH)
         result = _run(command, stage, timeout_s)
         if result.returncode != hermetic.UNAVAILABLE:
-            return _check(result, stage, out)
+            return result
         reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "unknown"
     if reproducible:
         warnings.warn(
@@ -170,7 +222,7 @@ def _componentize(
     module, _, function = _COMPONENTIZE.partition(":")
     program = f"import sys, {module}; sys.argv[0] = {module!r}; sys.exit({module}.{function}())"
     plain = [sys.executable, "-c", program, *args]
-    _check(_run(plain, stage, timeout_s), stage, out)
+    return _run(plain, stage, timeout_s)
 
 
 def _run(argv: list[str], stage: Path, timeout_s: float) -> subprocess.CompletedProcess[str]:
@@ -193,10 +245,17 @@ def _run(argv: list[str], stage: Path, timeout_s: float) -> subprocess.Completed
         raise BuildError(f"componentize-py took longer than {timeout_s:g} s") from None
 
 
-def _check(result: subprocess.CompletedProcess[str], stage: Path, out: Path) -> None:
-    if result.returncode != 0 or not out.exists():
-        message = (result.stderr or result.stdout).strip().replace(str(stage), "<build>")
-        raise BuildError(f"componentize-py failed:\n{message}")
+def _failure(
+    result: subprocess.CompletedProcess[str], stage: Path, src_dir: Path, module: str
+) -> BuildError:
+    """The user's error out of componentize-py's output; all of it kept for `--debug`."""
+    output = (result.stderr or result.stdout).strip().replace(str(stage), "<build>")
+    roots = {0: None, 1: src_dir, 2: src_dir / VENDOR_DIR}  # the order of `_stage`'s paths
+    message = python_message(output, roots, module)
+    if message is None:
+        cause = output.rpartition("Caused by:")[2].strip() or output
+        message = f"componentize-py failed: {cause}"
+    return BuildError(message, detail=output)
 
 
 def _tree_digest(root: Path) -> bytes:

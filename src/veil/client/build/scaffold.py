@@ -7,10 +7,12 @@ writes is what the tests build.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Final
 
 from veil.client.build.manifest import DEFAULTS, MANIFEST_FILE, BuildError, Runtime
+from veil.trusted.bundle import Limits
 
 LANGS: Final[Mapping[str, Runtime]] = {
     "wasm": "wasm",
@@ -24,14 +26,26 @@ LANGS: Final[Mapping[str, Runtime]] = {
 
 WASM_MODULE: Final = """\
 ;; {name}: a Veil function in WebAssembly text. Replies "hello, <input>".
+;; The sandbox asks veil_alloc for room for the input, then calls veil_invoke;
+;; every request starts from the same snapshot, so the heap never needs freeing.
 (module
   (memory (export "memory") 1)
   (data (i32.const 0) "hello, ")
   (global $heap (mut i32) (i32.const 1024))
   (func $alloc (export "veil_alloc") (param $n i32) (result i32)
-    (local $p i32)
+    (local $p i32) (local $end i32)
     (local.set $p (global.get $heap))
-    (global.set $heap (i32.add (local.get $p) (local.get $n)))
+    (local.set $end (i32.add (local.get $p) (local.get $n)))
+    ;; grow the memory to hold [p, end): up to the limit in veil.toml, else trap
+    (if (i32.gt_u (local.get $end) (i32.shl (memory.size) (i32.const 16)))
+      (then
+        (if (i32.lt_s
+              (memory.grow (i32.sub (i32.shr_u (i32.add (local.get $end) (i32.const 65535))
+                                               (i32.const 16))
+                                    (memory.size)))
+              (i32.const 0))
+          (then unreachable))))
+    (global.set $heap (local.get $end))
     (local.get $p))
   (func (export "veil_invoke") (param $p i32) (param $n i32) (result i64)
     (local $out i32)
@@ -76,8 +90,24 @@ REQUIREMENTS_TXT: Final = (
     "# Pure-Python dependencies, vendored with:\n"
     "#   pip install --target vendor -r requirements.txt\n"
 )
-_WASM_LIMITS: Final = {"memory_pages": 16, "timeout_ms": 1000}
-"""A raw module needs little; written out so the new project shows where limits go."""
+SCAFFOLD_LIMITS: Final[Mapping[Runtime, dict[str, int]]] = {
+    "wasm": {"memory_pages": 64, "timeout_ms": 1000, "max_output": 2 * 1024 * 1024},
+    "python": {"max_output": 2 * 1024 * 1024},
+    "js": {},
+}
+"""A new function's limits over its runtime's defaults. Its replies wrap its input
+("hello, ..."), so they get room past the input limit; a raw module needs little
+memory besides room for one input and one output (3 MiB of its 4)."""
+LIMIT_NOTES: Final[Mapping[Runtime, dict[str, str]]] = {
+    "wasm": {},
+    "python": {},
+    "js": {
+        "max_input": "QuickJS's text() and Response.text() cost ~5000 fuel a byte; for 1 MiB\n"
+        "# inputs"
+        " set max_input = 1048576, fuel = 6000000000, memory_pages = 512, timeout_ms = 5000",
+    },
+}
+"""Comments written above a limit in a new `veil.toml`, where a default needs explaining."""
 
 
 def _wasm(name: str) -> dict[str, str]:
@@ -136,6 +166,16 @@ def render_manifest(name: str, runtime: Runtime) -> str:
         *(["capture_logs = true"] if runtime != "wasm" else []),
         "",
         "[limits]",
-        *(f"{k} = {v}" for k, v in (defaults["limits"] or _WASM_LIMITS).items()),
+        *(_limit(runtime, key, value) for key, value in asdict(scaffold_limits(runtime)).items()),
     ]
     return "\n".join(lines) + "\n"
+
+
+def scaffold_limits(runtime: Runtime) -> Limits:
+    """The limits a new function of `runtime` starts with: its defaults, then `SCAFFOLD_LIMITS`."""
+    return Limits(**{**DEFAULTS[runtime]["limits"], **SCAFFOLD_LIMITS[runtime]})
+
+
+def _limit(runtime: Runtime, key: str, value: int) -> str:
+    note = LIMIT_NOTES[runtime].get(key)
+    return (f"# {note}\n" if note else "") + f"{key} = {value}"

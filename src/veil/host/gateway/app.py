@@ -25,6 +25,7 @@ from veil.host.gateway.bodies import MAX_DEPLOY, envelope_metadata, parse_deploy
 from veil.host.gateway.errors import error_answer, is_refusal, status_for
 from veil.host.gateway.limits import DEPLOY_DEFAULT, INVOKE_DEFAULT, ClientLimit, ClientLimits
 from veil.host.gateway.records import FreshRecords
+from veil.host.metrics import reply_outcome
 from veil.host.registry import Entry, StaleDeploy
 from veil.host.transport import (
     DispatchError,
@@ -249,6 +250,7 @@ def gateway_app(
         entry = Entry(record.name, record.digest, record_bytes, record.version)
         try:
             registry.put(entry, parsed.bundle_bytes)
+            registry.prune()  # bundles no version needs any more
         except sqlite3.Error:
             raise StorageUnavailable("the function registry is unavailable") from None
         except StaleDeploy as exc:
@@ -320,7 +322,7 @@ def gateway_app(
             raise
         finally:
             admission.leave(name)
-        metrics.requests.labels(name, "ok").inc()
+        metrics.requests.labels(name, reply_outcome(reply)).inc()
         metrics.latency.labels(name).observe(time.perf_counter() - started)
         return Response(reply, media_type=CBOR)
 
