@@ -94,9 +94,8 @@ def assert_survives(host: HostileHost) -> None:
 
 def on_the_host_loop(host: HostileHost, coro: object) -> object:
     """Run `coro` on the gateway's event loop, where the workers' channels live."""
-    reaper = host.dispatcher.pool._reaper
-    assert reaper is not None
-    return asyncio.run_coroutine_threadsafe(coro, reaper.get_loop()).result(60)  # type: ignore[arg-type]
+    loop = host.dispatcher.pool._loops[0].get_loop()
+    return asyncio.run_coroutine_threadsafe(coro, loop).result(60)  # type: ignore[arg-type]
 
 
 def test_an_envelope_replayed_to_the_enclave_it_names_is_refused(

@@ -76,9 +76,9 @@ def test_ls_enclaves_and_logs(veil: CliRunner, tmp_path: Path) -> None:
 
 
 @contextlib.contextmanager
-def edited_config(platform: EmbeddedPlatform, **changes: object) -> Iterator[Path]:
+def edited_config(embedded: EmbeddedPlatform, **changes: object) -> Iterator[Path]:
     """client.json with `changes` (None deletes a field), restored afterwards."""
-    path = platform.data_dir / "client.json"
+    path = embedded.data_dir / "client.json"
     original = path.read_text()
     config = json.loads(original)
     for key, value in changes.items():
@@ -94,20 +94,20 @@ def edited_config(platform: EmbeddedPlatform, **changes: object) -> Iterator[Pat
 
 
 def test_the_client_config_pins_the_kms_seal_key_signed_by_the_kms_key(
-    veil: CliRunner, platform: EmbeddedPlatform
+    veil: CliRunner, embedded: EmbeddedPlatform
 ) -> None:
     run(veil, "ls")
-    config = json.loads((platform.data_dir / "client.json").read_text())
-    published = httpx.get(f"{platform.trust_url}/v1/keys").json()
+    config = json.loads((embedded.data_dir / "client.json").read_text())
+    published = httpx.get(f"{embedded.trust_url}/v1/keys").json()
     assert config["kms_seal_key"] == published["kms_seal_key"]
     SealKey.from_json(config["kms_seal_key"], VerifyKey(bytes.fromhex(config["kms_key"])))
 
 
 def test_a_config_pinned_before_seal_keys_pins_the_seal_key_on_its_next_use(
-    veil: CliRunner, platform: EmbeddedPlatform, tmp_path: Path
+    veil: CliRunner, embedded: EmbeddedPlatform, tmp_path: Path
 ) -> None:
     run(veil, "ls")
-    with edited_config(platform, kms_seal_key=None) as path:
+    with edited_config(embedded, kms_seal_key=None) as path:
         project = tmp_path / "later"
         run(veil, "new", "later", "--dir", str(project))
         assert "pinned the KMS seal key" in run(veil, "deploy", str(project))
@@ -115,7 +115,7 @@ def test_a_config_pinned_before_seal_keys_pins_the_seal_key_on_its_next_use(
 
 
 def test_a_seal_key_the_pinned_kms_key_did_not_sign_is_refused(
-    veil: CliRunner, platform: EmbeddedPlatform, tmp_path: Path
+    veil: CliRunner, embedded: EmbeddedPlatform, tmp_path: Path
 ) -> None:
     """A seal key swapped in the config (or by whoever answered the KMS URL) would let its
     owner open every code key and secret the tenant deploys: no deploy with it."""
@@ -123,13 +123,13 @@ def test_a_seal_key_the_pinned_kms_key_did_not_sign_is_refused(
     impostor = SealKey.signed(hazmat.HpkePrivateKey.generate(SEAL_SUITE), SigningKey.generate())
     project = tmp_path / "guarded"
     run(veil, "new", "guarded", "--dir", str(project))
-    with edited_config(platform, kms_seal_key=impostor.to_json()):
+    with edited_config(embedded, kms_seal_key=impostor.to_json()):
         out = run(veil, "deploy", str(project), code=1)
     assert "BadSignature" in out
 
 
 def test_deploy_seals_secrets_to_the_kms(
-    veil: CliRunner, platform: EmbeddedPlatform, tmp_path: Path
+    veil: CliRunner, embedded: EmbeddedPlatform, tmp_path: Path
 ) -> None:
     project = tmp_path / "withsecrets"
     run(veil, "new", "withsecrets", "--dir", str(project))
@@ -141,8 +141,8 @@ def test_deploy_seals_secrets_to_the_kms(
         *("--secret", "token=s3cr3t-value", "--secret", f"pem=@{tmp_path / 'key.pem'}"),
     )
     store = KmsStore(
-        platform.data_dir / "kms.sqlite3",
-        load_or_create_master_key(platform.data_dir / "kms-master.key"),
+        embedded.data_dir / "kms.sqlite3",
+        load_or_create_master_key(embedded.data_dir / "kms-master.key"),
     )
     row = store.function("cli/withsecrets")
     store.close()

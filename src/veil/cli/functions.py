@@ -108,10 +108,9 @@ def deploy(
     json_: JsonOpt = False,
 ) -> None:
     """Sign a bundle, seal its code and secrets, register it with the KMS, upload it."""
-    chosen = _policy(policy)
+    chosen, secrets = _policy(policy), _secrets(secret or [])
     with human_errors():
         config = load_config()
-        secrets = _secrets(secret or [])
         bundle = _build(path, config.tenant)
         name, project, owners = bundle.manifest.name, origin(path), Owners(state.data_dir)
         with gateway_client(config) as client:
