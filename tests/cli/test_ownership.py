@@ -21,7 +21,7 @@ from veil.trusted.bundle import Bundle, Manifest
 from veil.wiring.embedded import EmbeddedPlatform
 
 
-def project(veil: CliRunner, where: Path, name: str = "shared") -> Path:
+def project(veil: CliRunner, where: Path, name: str = "common") -> Path:
     run(veil, "new", name, "--dir", str(where))
     return where
 
@@ -29,11 +29,11 @@ def project(veil: CliRunner, where: Path, name: str = "shared") -> Path:
 def test_a_second_project_under_the_same_name_is_refused_naming_the_owner(
     veil: CliRunner, tmp_path: Path
 ) -> None:
-    first = project(veil, tmp_path / "team-a" / "shared")
-    second = project(veil, tmp_path / "team-b" / "shared")
+    first = project(veil, tmp_path / "team-a" / "common")
+    second = project(veil, tmp_path / "team-b" / "common")
     run(veil, "deploy", str(first))
     out = run(veil, "deploy", str(second), code=1)
-    assert f"cli/shared is deployed from {first.resolve()}, not from {second.resolve()}" in out
+    assert f"cli/common is deployed from {first.resolve()}, not from {second.resolve()}" in out
     assert "--replace" in out
 
 

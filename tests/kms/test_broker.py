@@ -195,7 +195,7 @@ def test_the_grant_carries_the_deploys_code_key_and_the_secrets(
         platform.kms.release(enclave.key_request(record.name, record.digest)),
         platform.kms.public_key,
     )
-    info = grant_info(record.name, record.digest, enclave.key_id)
+    info = grant_info(record.name, record.digest, record.version, enclave.key_id)
     keys = GrantedKeys.from_bytes(recipes.open_grant(enclave._hpke, grant.sealed, info))
     assert keys.code_key == deployed.code_key
     assert keys.secrets == {"api-token": b"hunter2"}

@@ -37,6 +37,8 @@ from veil.trusted.crypto import recipes
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.loader import load_sandbox
+from veil.trusted.sandbox.python_component import PythonSandbox
+from veil.trusted.sandbox.quickjs import QuickJsSandbox
 from veil.trusted.sandbox.quickjs import prelude
 from veil.wiring.direct import DirectPlatform
 from veil.wiring.embedded import EmbeddedPlatform
@@ -125,9 +127,9 @@ def _sandbox(bundle: Bundle, n: int) -> dict[str, float]:
     """Sandbox alone: invoke (which includes the reset) and the reset by itself."""
     engine = SandboxEngine()
     sandbox = load_sandbox(engine, bundle)
+    assert isinstance(sandbox, PythonSandbox | QuickJsSandbox)
     invoke = timings_us(lambda: sandbox.invoke(REQUEST), n)
-    rewind: Callable[[], None] = sandbox.rewind  # type: ignore[attr-defined]
-    reset = timings_us(rewind, n)
+    reset = timings_us(sandbox.rewind, n)
     sandbox.close()
     engine.close()
     return {"invoke_ms": percentile(invoke, 50) / 1000, "reset_ms": percentile(reset, 50) / 1000}

@@ -55,9 +55,8 @@ class PythonSandbox(Limited):
         # Every request starts from the component's own initial state, so its hash.
         self.snapshot_hash = sha256(b"veil/snapshot/python-component/v1", bundle.code)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veil-python-rewind")
-        first: Future[_Instance] = Future()  # made now, so a bad component fails the load
-        first.set_result(self._instantiate())
-        self._next: Future[_Instance] | None = first
+        self._next: Future[_Instance] | None = None
+        self.rewind()  # now, so that a bad component fails the load
 
     def _instantiate(self) -> _Instance:
         # A component makes several core instances: no cap on their number.
@@ -72,6 +71,13 @@ class PythonSandbox(Limited):
             store.close()
             raise ABIViolation(f"component does not export {EXPORT!r}")
         return store, func
+
+    def rewind(self) -> None:
+        """Back to the component's initial state, made now rather than on the helper thread."""
+        self._discard()
+        ready: Future[_Instance] = Future()
+        ready.set_result(self._instantiate())
+        self._next = ready
 
     def _take(self) -> _Instance:
         pending, self._next = self._next, None
