@@ -38,8 +38,7 @@ from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.loader import load_sandbox
 from veil.trusted.sandbox.python_component import PythonSandbox
-from veil.trusted.sandbox.quickjs import QuickJsSandbox
-from veil.trusted.sandbox.quickjs import prelude
+from veil.trusted.sandbox.quickjs import QuickJsSandbox, prelude
 from veil.wiring.direct import DirectPlatform
 from veil.wiring.embedded import EmbeddedPlatform
 
