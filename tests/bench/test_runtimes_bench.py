@@ -6,6 +6,10 @@ from veil.bench.harness import metrics_of, run_suite
 
 REQUIRED = {
     "python_warm_p50_ms",
+    "python_warm_over_instance_call_ratio",
+    "python_first_invoke_ms",
+    "python_first_invoke_uncached_ms",
+    "js_warm_over_instance_call_ratio",
     "python_native_p50_ms",
     "python_reset_ms",
     "python_build_s",

@@ -14,7 +14,9 @@ from veil.cli.main import app
 CORE_METRICS = {
     "invoke_echo_1k_p50_us",
     "invoke_echo_1k_p99_us",
+    "invoke_echo_1k_first_of_session_us",
     "plain_wasmtime_echo_1k_p50_us",
+    "secure_over_plain_echo_ratio",
     "invoke_sha256_64k_p50_us",
     "plain_wasmtime_sha256_64k_p50_us",
     "rewind_us",
@@ -23,6 +25,7 @@ CORE_METRICS = {
     "cold_over_rewind_ratio",
     "hpke_x25519_seal_open_us",
     "hpke_pq_hybrid_seal_open_us",
+    "receipt_verify_us",
 }
 
 
