@@ -131,9 +131,41 @@ def verify_token(
         )
     except (jwt.PyJWTError, MalformedMessage, KeyError, TypeError, ValueError, AttributeError):
         raise TokenInvalid("attestation result is malformed or its signature fails") from None
+    _check_validity(result, now)
+    return result
+
+
+def _check_validity(result: AttestationResult, now: float) -> None:
     if not result.issued_at - 60 <= now < result.expires_at:
         raise TokenInvalid("attestation result has expired")
-    return result
+
+
+class TokenCache:
+    """Attestation results already verified, by their exact token.
+
+    An enclave answers every request with the same token until it is re-attested,
+    and checking the JWT is most of what a client spends verifying a response.
+    A hit skips only the signature check of bytes this cache saw verified against
+    the same keys; the validity window is checked at every use.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._verified: dict[tuple[str, tuple[bytes, ...]], AttestationResult] = {}
+
+    def verify(
+        self, token: str, verifier_keys: Iterable[VerifyKey], *, now: float
+    ) -> AttestationResult:
+        keys = tuple(verifier_keys)
+        slot = (token, tuple(k.raw for k in keys))
+        result = self._verified.get(slot)
+        if result is None:
+            result = verify_token(token, keys, now=now)
+            if len(self._verified) >= self._size:
+                del self._verified[next(iter(self._verified))]
+            self._verified[slot] = result
+        _check_validity(result, now)
+        return result
 
 
 def utc_now() -> float:

@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from veil.attestation.result import AttestationResult, verify_token
+from veil.attestation.result import AttestationResult, TokenCache
 from veil.client.trust import TrustAnchors
 from veil.trusted.crypto import recipes
 from veil.trusted.errors import Refused
@@ -97,14 +97,20 @@ def seal(
     return SealedRequest(envelope, meta, reply_key, record)
 
 
-def open_response(request: SealedRequest, response: bytes, trust: TrustAnchors) -> Invocation:
+_TOKENS = TokenCache()
+"""One per process: every client in it trusts tokens only under the keys they pass."""
+
+
+def open_response(
+    request: SealedRequest, response: bytes, trust: TrustAnchors, tokens: TokenCache = _TOKENS
+) -> Invocation:
     """Verify everything, then return the invocation (ok or a function error)."""
     if time.time_ns() // 1_000_000 > request.meta.deadline_ms:
         raise LateResponse("response arrived after the request's deadline")
     resp = Response.from_bytes(response)
     if resp.request_id != request.meta.request_id:
         raise ReceiptInvalid("response answers another request")
-    attestation = verify_token(resp.attestation, trust.verifier_keys, now=time.time())
+    attestation = tokens.verify(resp.attestation, trust.verifier_keys, now=time.time())
     _check_attestation(attestation, trust)
     if attestation.enclave_key.key_id != request.meta.enclave:
         raise ReceiptInvalid("response is from another enclave than the request names")
