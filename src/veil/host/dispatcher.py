@@ -182,7 +182,7 @@ class Dispatcher:
             bundle = None if entry is None else self.registry.bundle(entry.digest)
             if entry is None or bundle is None:
                 return False
-            call = self.pool.call(worker)
+            call = self.pool.call(worker, self.pool.config.load_timeout_s)
             await load_function(call, self.trust, function, entry.digest, bundle)
         except (ChannelError, ChannelClosed, TimeoutError, OSError, VeilError, sqlite3.Error):
             return False
@@ -279,7 +279,7 @@ class Dispatcher:
         key = (function, worker.key_id)
         try:
             bundle = self.registry.bundle(digest)
-            call = self.pool.call(worker)
+            call = self.pool.call(worker, self.pool.config.load_timeout_s)
             timings = await load_function(call, self.trust, function, digest, bundle)
         except (ChannelError, VeilError) as exc:  # refused by the enclave, or by the KMS
             self._cold_refused(key, exc)

@@ -73,6 +73,10 @@ class PoolConfig:
     max_wait_s: float = 10.0
     """The longest any request waits in the queue for an enclave slot (then 503, QueueTimeout)."""
     spawn_timeout_s: float = 60.0
+    load_timeout_s: float = 300.0
+    """How long a cold load (key release, code opened and compiled) may take before the worker
+    is taken for stuck: a large Python component compiles for tens of seconds on a loaded
+    machine, so this is the longest deadline a request may carry, not the spawn timeout."""
     anchor_every_s: float = 20.0
     """How often each worker's clock is re-anchored to the KMS's time (`veil.trusted.clock`)."""
 
@@ -163,9 +167,11 @@ class WorkerPool:
         """The live worker whose enclave has signing key id `key_id`, if any."""
         return self._by_key.get(key_id)
 
-    def call(self, worker: WorkerHandle) -> Call:
-        """`async (op, arg) -> bytes` to one worker, bounded by the spawn timeout."""
-        return functools.partial(worker.channel.call, timeout=self.config.spawn_timeout_s)
+    def call(self, worker: WorkerHandle, timeout_s: float | None = None) -> Call:
+        """`async (op, arg) -> bytes` to one worker, bounded by `timeout_s` (else the spawn
+        timeout)."""
+        timeout = self.config.spawn_timeout_s if timeout_s is None else timeout_s
+        return functools.partial(worker.channel.call, timeout=timeout)
 
     @property
     def can_grow(self) -> bool:
