@@ -6,6 +6,9 @@ blocks above it made, as a reader following the page would
 (`tests.docs.session` says exactly what the test changes: ports, and
 `veil up` in the background). A failure names the file and line of the
 block. A block that cannot run as it stands is fenced ```text.
+
+Select by file, not by block (`-k functions.md`): a block alone misses
+what the blocks above it made.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.session import DocSession, starts_up
+from tests.docs.session import BLOCK_TIMEOUT_S, DocSession, starts_up
 from tests.docs.snippets import Snippet, all_snippets, runnable, snippets
 
 TAIL_LINES = 60
@@ -54,6 +57,7 @@ def tail(text: str) -> str:
     return "\n".join(text.splitlines()[-TAIL_LINES:])
 
 
+@pytest.mark.timeout(BLOCK_TIMEOUT_S + 60)
 @pytest.mark.parametrize("snippet", runnable(), ids=lambda s: f"{s.where}-{s.lang}")
 def test_the_snippet_runs(snippet: Snippet, sessions: Sessions) -> None:
     session = sessions.for_doc(snippet.path)
