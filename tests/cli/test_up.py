@@ -21,8 +21,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.cli.runs import alive, descendants, run, veil_process, wait_until
-from veil.cli.config import ClientConfig
 from veil.cli.up import Endpoints, endpoints
+from veil.client.config import ClientConfig
 from veil.wiring.processes import free_port
 
 START_S = 180.0

@@ -24,7 +24,8 @@ from starlette.routing import Route
 from tests.conftest import echo_bundle
 from tests.serving import serving
 from veil.client.errors import GatewayError
-from veil.client.sdk import ENCLAVE_SET_TTL_S, MAX_RESEALS, AsyncClient, Client
+from veil.client.retry import MAX_RESEALS
+from veil.client.sdk import ENCLAVE_SET_TTL_S, AsyncClient, Client
 from veil.trusted.errors import MalformedMessage
 from veil.trusted.replay import ReplayedRequest
 from veil.trusted.wire.envelope import Envelope, Metadata

@@ -18,9 +18,9 @@ from typing import Any
 import click
 import typer
 
-from veil.cli.config import ClientConfig, NotInitialised
 from veil.cli.output import error, plain, warn
 from veil.client.build import BuildError, BuildNotReproducible
+from veil.client.config import ClientConfig, NotInitialised
 from veil.client.errors import GatewayError, GatewayUnavailable
 from veil.client.sdk import Client
 from veil.kms.remote import RemoteTrust, ServiceUnavailable

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from veil.cli.config import KEY_FILE, ClientConfig
 from veil.cli.context import (
     emit_json,
     emit_json_line,
@@ -17,6 +16,7 @@ from veil.cli.context import (
     state,
 )
 from veil.cli.output import out, plain, say, warn
+from veil.client.config import KEY_FILE, ClientConfig
 from veil.client.keys import save_key
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
 from veil.trusted.crypto.signing import SigningKey

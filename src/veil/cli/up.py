@@ -31,10 +31,10 @@ import typer
 import uvicorn
 
 from veil.attestation.sim import WARNING
-from veil.cli.config import ClientConfig
 from veil.cli.context import human_errors, state
 from veil.cli.output import err, error, plain, say, step, warn
 from veil.cli.platform import register_local_tenant
+from veil.client.config import ClientConfig
 from veil.host.dispatcher import Dispatcher
 from veil.host.pool import PoolConfig
 from veil.wiring.lock import DataDirInUse, hold_data_dir

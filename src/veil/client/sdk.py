@@ -1,5 +1,6 @@
 """The Python SDK: `Client` and `AsyncClient` over a Veil gateway.
 
+    client = Client.from_config()     # the gateway and keys `veil init` set up, or:
     client = Client("http://127.0.0.1:7070", trust)
     record = client.deploy(bundle, tenant="acme", key=tenant_key, policy=Policy.development())
     invocation = client.invoke("acme/echo", b"hello")
@@ -21,16 +22,18 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 import cbor2
 import httpx
 
 from veil.attestation.policy import Policy
+from veil.client.config import ClientConfig, default_data_dir
 from veil.client.errors import GatewayError, GatewayUnavailable, SealKeyNotPinned, check
-from veil.client.invoke import Invocation, SealedRequest, open_response, seal
+from veil.client.invoke import Invocation, open_response
 from veil.client.records import RecordBook, StaleRecord
-from veil.client.retry import Backoff, OnRetry, reseal
+from veil.client.retry import Attempts, OnRetry
 from veil.client.trust import TrustAnchors
 from veil.registration import Registration, SealKey
 from veil.trusted.bundle import Bundle, SealedBundle, SignedBundle
@@ -42,9 +45,6 @@ from veil.trusted.wire.envelope import ENCLAVE_ID_SIZE
 from veil.trusted.wire.records import FunctionRecord
 
 CBOR = "application/cbor"
-MAX_RESEALS = 3
-"""New envelopes one invocation may seal after the first, when enclaves it names are gone:
-each may run once, so a hostile host can make one `invoke` run at most 1 + this many times."""
 ENCLAVE_SET_TTL_S = 1.0
 """How long a function's recommended enclaves are used before they are asked for again:
 briefly, so a client follows the pool as it grows and shrinks."""
@@ -92,6 +92,16 @@ class _Base:
         """Told one line each time an invocation is retried (it is also logged at INFO)."""
         self.records = RecordBook(trust.kms_key)
         self._enclave_sets: dict[str, tuple[float, list[bytes]]] = {}
+
+    @classmethod
+    def from_config(cls, data_dir: Path | None = None, **options: Any) -> Self:
+        """A client of the gateway in `veil init`'s config, trusting only the keys the CLI
+        pinned there (`data_dir` as the CLI's: `$VEIL_DATA_DIR` or ~/.local/share/veil).
+
+        Raises `NotInitialised` without a config, `TrustNotPinned` before the first pin.
+        """
+        config = ClientConfig.load(data_dir or default_data_dir())
+        return cls(config.gateway, config.trust(), **options)
 
     def _cached_set(self, name: str, refresh: bool) -> list[bytes] | None:
         cached = self._enclave_sets.get(name)
@@ -143,50 +153,10 @@ class _Base:
         return {"content": envelope, "headers": {"content-type": CBOR}, "timeout": timeout_s + 5}
 
 
-class _Attempts:
-    """One invocation's tries: the envelope to send next, and what a refusal does to it.
-
-    A refusal before any enclave (429, 503) keeps the envelope: it is sent
-    again as it is. `UnknownEnclave` and `WorkerDied` drop it: the next try
-    seals the input again, with a new request id, to an enclave other than
-    the ones that failed (from a freshly fetched set), at most `MAX_RESEALS`
-    times, and not at all without `failover`.
-    """
-
-    def __init__(
-        self, name: str, timeout_s: float, on_retry: OnRetry | None, failover: bool
-    ) -> None:
-        self.name, self.on_retry = name, on_retry
-        self.backoff = Backoff(time.monotonic() + timeout_s)
-        self.request: SealedRequest | None = None
-        self.failed: set[bytes] = set()
-        self.reseals_left = MAX_RESEALS if failover else 0
-
-    @property
-    def remaining(self) -> float:
-        return self.backoff.deadline - time.monotonic()
-
-    def seal(self, record: FunctionRecord, data: bytes, offered: list[bytes]) -> SealedRequest:
-        enclave = random.choice([k for k in offered if k not in self.failed] or offered)
-        self.request = seal(record, data, enclave=enclave, timeout_s=self.remaining)
-        return self.request
-
-    def refused(self, error: GatewayError) -> float | None:
-        """Seconds to wait before the next try, or None to give up."""
-        sealed_anew = self.request is not None and reseal(error)
-        wait = self.backoff.delay(error)
-        if wait is None or (sealed_anew and self.reseals_left == 0):
-            return None
-        self.backoff.announce(self.name, error, wait, self.on_retry)
-        if self.request is not None and sealed_anew:
-            self.failed.add(self.request.meta.enclave)
-            self.request, self.reseals_left = None, self.reseals_left - 1
-        return wait
-
-
 class Client(_Base):
     """Invocations refused with 429/503 are retried with backoff within their timeout
-    (the same envelope, or sealed to another enclave if its own is gone: `_Attempts`)."""
+    (the same envelope, or sealed to another enclave if its own is gone:
+    `veil.client.retry.Attempts`)."""
 
     def __init__(
         self,
@@ -250,11 +220,11 @@ class Client(_Base):
     ) -> Invocation:
         """Seal `data` to one enclave of `name`, send it, verify the answer.
 
-        Retried within `timeout_s` (`_Attempts`); `failover=False` never seals
+        Retried within `timeout_s` (`veil.client.retry.Attempts`); `failover=False` never seals
         a second envelope, so the function runs at most once even if the host
         lies about an enclave dying (the call then fails instead).
         """
-        tries = _Attempts(name, timeout_s, self.on_retry, failover)
+        tries = Attempts(name, timeout_s, self.on_retry, failover)
         refused: int | None = None
         while True:
             try:
@@ -358,7 +328,7 @@ class AsyncClient(_Base):
         self, name: str, data: bytes, *, timeout_s: float = 30.0, failover: bool = True
     ) -> Invocation:
         """As `Client.invoke`."""
-        tries = _Attempts(name, timeout_s, self.on_retry, failover)
+        tries = Attempts(name, timeout_s, self.on_retry, failover)
         refused: int | None = None
         while True:
             try:

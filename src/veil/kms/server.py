@@ -64,7 +64,8 @@ def _b64(name: str, value: str) -> bytes:
 
 
 def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) -> FastAPI:
-    app = FastAPI(title="Veil KMS and verifier", version="1")
+    # As the gateway: /openapi.json only; FastAPI's /docs and /redoc load scripts from a CDN.
+    app = FastAPI(title="Veil KMS and verifier", version="1", docs_url=None, redoc_url=None)
 
     @app.exception_handler(VeilError)
     async def refused(_request: Request, exc: VeilError) -> JSONResponse:

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 
 from veil.attestation.service import AttestationService, ReferenceValues
 from veil.attestation.sim import SimVerifier, load_or_create_host_key
+from veil.client.config import DEFAULT_GATEWAY_PORT, DEFAULT_TRUST_PORT, default_data_dir
 from veil.host.dispatcher import Dispatcher
 from veil.host.gateway.app import GatewayConfig, gateway_app
 from veil.host.pool import PoolConfig
@@ -34,14 +35,6 @@ from veil.kms.server import trust_app
 from veil.kms.store import KmsStore, load_or_create_master_key
 from veil.trusted.attest.sim import TEE, measurement
 from veil.trusted.crypto.signing import SigningKey
-
-DEFAULT_GATEWAY_PORT = 7070
-DEFAULT_TRUST_PORT = 7071
-
-
-def default_data_dir() -> Path:
-    """`$VEIL_DATA_DIR`, or ~/.local/share/veil: where `veil up` and the CLI keep state."""
-    return Path(os.environ.get("VEIL_DATA_DIR", Path.home() / ".local/share/veil"))
 
 
 def _secret_file(path: Path, make: bytes) -> bytes:

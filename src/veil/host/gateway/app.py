@@ -200,7 +200,12 @@ def gateway_app(
         finally:
             await transport.stop()
 
-    app = _GatewayApp(title="Veil gateway", version="1", lifespan=lifespan)
+    # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, so they would not
+    # work offline and would make a browser fetch code from a third party. /openapi.json
+    # stays (docs/http-api.md).
+    app = _GatewayApp(
+        title="Veil gateway", version="1", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
 
     def refusal(exc: VeilError | DispatchError) -> JSONResponse:
         metrics.errors.labels(type(exc).__name__).inc()

@@ -1,8 +1,16 @@
-"""The CLI's own state: where the data lives, who the tenant is, which keys it pinned."""
+"""The tenant's client configuration: where the data lives, who the tenant is, which keys
+it pinned.
+
+`veil init` writes it (`<data-dir>/client.json` and the tenant key beside it)
+and the CLI pins the KMS and verifier keys into it on first contact; the SDK
+reads the same file (`Client.from_config()`), so a script trusts exactly
+what the CLI trusts. Read by both, it lives here, below the CLI.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -10,14 +18,25 @@ from veil.client.keys import load_key
 from veil.client.trust import TrustAnchors
 from veil.registration import SealKey
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
-from veil.wiring.services import DEFAULT_GATEWAY_PORT, DEFAULT_TRUST_PORT
 
 CONFIG_FILE = "client.json"
 KEY_FILE = "tenant.key"
+DEFAULT_GATEWAY_PORT = 7070
+DEFAULT_TRUST_PORT = 7071
+
+
+def default_data_dir() -> Path:
+    """`$VEIL_DATA_DIR`, or ~/.local/share/veil: where `veil up` and the CLI keep state."""
+    return Path(os.environ.get("VEIL_DATA_DIR", Path.home() / ".local/share/veil"))
 
 
 class NotInitialised(RuntimeError):
     """No tenant configuration yet: `veil init` makes one."""
+
+
+class TrustNotPinned(NotInitialised):
+    """A configuration whose KMS key is not pinned yet (`veil init` ran, no command since):
+    unlike `NotInitialised` proper, the fix is one CLI command against the running platform."""
 
 
 @dataclass
@@ -52,7 +71,10 @@ class ClientConfig:
     def trust(self) -> TrustAnchors:
         """The pinned keys; the seal key is checked against the pinned KMS key on every load."""
         if self.kms_key is None:
-            raise NotInitialised("no KMS key pinned yet")
+            raise TrustNotPinned(
+                "no KMS key pinned yet: run a `veil` command against the platform"
+                " (e.g. `veil ls`) to pin it"
+            )
         kms_key = VerifyKey(bytes.fromhex(self.kms_key))
         seal = self.kms_seal_key
         return TrustAnchors(
