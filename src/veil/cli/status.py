@@ -46,21 +46,21 @@ def platform_status() -> dict[str, Any]:
     """What `veil status` reports: the lock's pid, each service's URL and whether it answers."""
     initialised = (state.data_dir / "client.json").exists()
     config = ClientConfig.load(state.data_dir) if initialised else None
-    gateway = config.gateway if config else None
-    kms = config.kms if config else None
-    functions = _get(f"{gateway}/v1/functions") if gateway else None
-    enclaves = _get(f"{gateway}/v1/enclaves") if gateway else None
+    gateway, kms = (config.gateway, config.kms) if config else (None, None)
+    gateway_up = gateway is not None and _get(f"{gateway}/healthz") is not None
+    kms_up = kms is not None and _get(f"{kms}/healthz") is not None
+    functions = _get(f"{gateway}/v1/functions") if gateway_up else None
+    enclaves = _get(f"{gateway}/v1/enclaves") if gateway_up else None
     pid = running_pid(state.data_dir)
-    report = {
+    return {
+        "up": pid is not None and gateway_up and kms_up,
         "data_dir": str(state.data_dir),
         "pid": pid,
-        "gateway": {"url": gateway, "reachable": _get(f"{gateway}/healthz") is not None},
-        "kms": {"url": kms, "reachable": bool(kms) and _get(f"{kms}/healthz") is not None},
+        "gateway": {"url": gateway, "reachable": gateway_up},
+        "kms": {"url": kms, "reachable": kms_up},
         "functions": len(functions) if isinstance(functions, list) else None,
         "enclaves": len(enclaves) if isinstance(enclaves, list) else None,
     }
-    report["up"] = pid is not None and report["gateway"]["reachable"] and report["kms"]["reachable"]
-    return report
 
 
 def status(
