@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from veil.cli import functions, platform, up
+from veil.cli import functions, platform, status, up
 from veil.cli.bench import bench
+from veil.cli.completion import completion
 from veil.cli.context import state
 from veil.cli.demo import demo
 from veil.cli.evidence import evidence_app
@@ -17,7 +18,6 @@ app = typer.Typer(
     name="veil",
     help="Confidential serverless functions in attested enclaves (the host is the adversary).",
     no_args_is_help=True,
-    add_completion=False,
 )
 
 
@@ -51,8 +51,11 @@ for command in (
     platform.enclaves,
     platform.logs,
     up.up,
+    status.status,
+    status.down,
     demo,
     bench,
+    completion,
 ):
     app.command()(command)
 app.add_typer(evidence_app, name="evidence")

@@ -44,3 +44,27 @@ def hold_data_dir(data_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the last descriptor releases the lock
+
+
+def running_pid(data_dir: Path) -> int | None:
+    """The pid of the `veil up` holding `data_dir`'s lock, or None if none holds it.
+
+    Probed with a shared lock taken and dropped at once: it fails only while
+    a `veil up` holds the exclusive one, so a pid left in the file by a
+    `veil up` that exited (or crashed) does not count.
+    """
+    path = data_dir / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

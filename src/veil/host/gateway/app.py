@@ -22,9 +22,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from veil.host.gateway.admission import Admission, retry_headers
 from veil.host.gateway.bodies import MAX_DEPLOY, envelope_metadata, parse_deploy
+from veil.host.gateway.console import console_router
 from veil.host.gateway.errors import error_answer, is_refusal, status_for
 from veil.host.gateway.limits import DEPLOY_DEFAULT, INVOKE_DEFAULT, ClientLimit, ClientLimits
 from veil.host.gateway.records import FreshRecords
+from veil.host.gateway.stats import Sampler, stats_router
 from veil.host.metrics import reply_outcome
 from veil.host.registry import Entry, StaleDeploy
 from veil.host.transport import (
@@ -191,12 +193,14 @@ def gateway_app(
     events = transport.events
     admission = Admission(cfg.function_concurrency, cfg.max_wait_s)
     kms_key: list[VerifyKey] = []
+    sampler = Sampler(metrics)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await transport.start()
         try:
-            yield
+            async with sampler.running():
+                yield
         finally:
             await transport.stop()
 
@@ -206,6 +210,8 @@ def gateway_app(
     app = _GatewayApp(
         title="Veil gateway", version="1", lifespan=lifespan, docs_url=None, redoc_url=None
     )
+    app.include_router(stats_router(sampler))
+    app.include_router(console_router())
 
     def refusal(exc: VeilError | DispatchError) -> JSONResponse:
         metrics.errors.labels(type(exc).__name__).inc()
