@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from tests.cli.runs import alive, descendants, run, wait_until
 from tests.cli.test_up import Up, initialised, start_up
-from veil.cli.config import ClientConfig
 from veil.cli.main import app
+from veil.client.config import ClientConfig
 from veil.wiring.lock import LOCK_FILE
 
 

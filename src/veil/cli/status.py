@@ -19,9 +19,9 @@ from typing import Annotated, Any, Final
 import httpx
 import typer
 
-from veil.cli.config import ClientConfig
 from veil.cli.context import emit_json, human_errors, state
 from veil.cli.output import error, out, plain, say
+from veil.client.config import ClientConfig
 from veil.wiring.lock import running_pid
 
 PROBE_TIMEOUT_S: Final = 2.0
