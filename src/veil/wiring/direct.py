@@ -57,6 +57,7 @@ class LocalTrust:
         self.public_key = kms.public_key
         self.register_function, self.function_record = kms.register_function, kms.function_record
         self.release, self.time_anchor = kms.release, kms.time_anchor
+        self.versions, self.remove_function = kms.versions, kms.remove_function
         self.challenge, self.attest = verifier.challenge, verifier.attest
 
 
