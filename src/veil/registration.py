@@ -178,6 +178,15 @@ def open_registration(
     )
 
 
+def split_pinned(name: str) -> tuple[str, int | None]:
+    """`acme/hello@3` as ("acme/hello", 3); a name without `@` as (name, None). A pin that
+    is not a number is version 0, which no function has."""
+    base, at, pinned = name.rpartition("@")
+    if not at:
+        return name, None
+    return base, int(pinned) if pinned.isdigit() else 0
+
+
 REMOVE_CONTEXT: Final = b"veil/remove-function/v1"
 VERSIONS_CONTEXT: Final = b"veil/function-versions/v1"
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from veil.registration import VersionList
+from veil.registration import VersionList, split_pinned
 from veil.trusted.bundle import Bundle
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.errors import Refused
@@ -59,8 +59,8 @@ class RecordBook:
         record = FunctionRecord.verify(content, self._kms_key)
         if record.name != name:
             raise RecordMismatch(f"asked for the record of {name!r}, got {record.name!r}'s")
-        _base, at, pinned = name.rpartition("@")
-        if at and pinned != str(record.version):  # `NAME@N` is version N, never another
+        pinned = split_pinned(name)[1]
+        if pinned is not None and pinned != record.version:  # `NAME@N` is version N, only
             raise RecordMismatch(f"asked for {name}, got a record of v{record.version}")
         newest = self._newest.get(name)
         if newest is not None and (

@@ -60,6 +60,7 @@ from veil.host.transport import (
 )
 from veil.host.trust import TrustServices
 from veil.host.waiting import WaitQueue
+from veil.registration import split_pinned
 from veil.trusted.clock import ClockDrift, ClockNotAnchored
 from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
 
@@ -162,7 +163,7 @@ class Dispatcher:
         """Stop the enclaves that hold `function` or a pinned version of it (`function@N`):
         their memory holds its keys. Other functions they held cold-start elsewhere."""
         for worker in list(self.workers.values()):
-            if any(f.partition("@")[0] == function for f in worker.functions | worker.loading):
+            if any(split_pinned(f)[0] == function for f in worker.functions | worker.loading):
                 worker.functions.clear()
                 self.pool.background(self._retire(worker))
         self.pool.changed()

@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from veil.registration import split_pinned
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bundles (digest BLOB PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS functions (
@@ -165,24 +167,24 @@ class Registry:
 
     def function_bundle(self, name: str, digest: bytes) -> bytes | None:
         """The sealed bundle to load for `name` (`base@N`: that retained version's)."""
-        base, at, pinned = name.rpartition("@")
-        if not at:
+        base, version = split_pinned(name)
+        if version is None:
             return self.bundle(digest)
         row = self._db.execute(
             "SELECT data FROM version_bundles WHERE name = ? AND version = ? AND digest = ?",
-            (base, int(pinned) if pinned.isdigit() else -1, digest),
+            (base, version, digest),
         ).fetchone()
         return None if row is None else bytes(row[0])
 
     def get(self, name: str) -> Entry | None:
         """The current entry of `name`; for `base@N`, retained version N (with no record)."""
-        base, at, pinned = name.rpartition("@")
-        if at:
+        base, version = split_pinned(name)
+        if version is not None:
             row = self._db.execute(
                 "SELECT digest FROM version_bundles WHERE name = ? AND version = ?",
-                (base, int(pinned) if pinned.isdigit() else -1),
+                (base, version),
             ).fetchone()
-            return None if row is None else Entry(name, bytes(row[0]), b"", int(pinned))
+            return None if row is None else Entry(name, bytes(row[0]), b"", version)
         row = self._db.execute(
             "SELECT name, digest, record, version FROM functions WHERE name = ?", (name,)
         ).fetchone()

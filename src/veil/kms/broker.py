@@ -39,6 +39,7 @@ from veil.registration import (
     VersionList,
     open_registration,
     open_removal,
+    split_pinned,
 )
 from veil.trusted import clock
 from veil.trusted.crypto import hazmat, recipes
@@ -165,7 +166,7 @@ class KeyBroker:
                 raise UnknownFunctionName(f"function {rm.name!r} is not registered")
             version = self._check_newer(rm.name, rm.issued_us)
             self._store.remove_function(rm.name, version, rm.issued_us)
-            for cached in [n for n in self._records if n.partition("@")[0] == rm.name]:
+            for cached in [n for n in self._records if split_pinned(n)[0] == rm.name]:
                 del self._records[cached]
         log.info("removed %s (last version %d)", rm.name, version)
 
@@ -229,13 +230,13 @@ class KeyBroker:
 
     def _row(self, name: str) -> FunctionRow:
         """The row of `name`; for `base@N`, retained version N as a function of its own."""
-        base, at, pinned = name.rpartition("@")
-        if not at:
+        base, version = split_pinned(name)
+        if version is None:
             row = self._store.function(name)
             if row is None:
                 raise UnknownFunctionName(f"function {name!r} is not registered")
             return row
-        row = self._store.version(base, int(pinned)) if pinned.isdigit() else None
+        row = self._store.version(base, version)
         if row is None:
             raise VersionNotRetained(f"{name} is not a retained version of a registered function")
         return row
