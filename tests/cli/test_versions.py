@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.cli.runs import run, run_json
+from veil.client.sdk import Client
 from veil.wiring.embedded import EmbeddedPlatform
 
 names = itertools.count()
@@ -167,3 +168,15 @@ def test_retention_prunes_versions_older_than_the_last_five(
     assert [v["version"] for v in listed["versions"]] == [2, 3, 4, 5, 6]
     assert "no such function" in invoke(veil, f"{name}@1", code=1)
     assert answer(2) in invoke(veil, f"{name}@2")
+
+
+def test_rm_answered_by_a_gateway_that_did_not_relay_it_is_caught(
+    veil: CliRunner, versioned: tuple[str, Deploy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hostile gateway that drops the removal and answers "removed": the CLI asks the KMS."""
+    name, deploy = versioned
+    deploy(1)
+    monkeypatch.setattr(Client, "remove", lambda *_args, **_kwargs: None)
+    output = run(veil, "rm", name, code=1)
+    assert "RemovalNotApplied" in output and "the KMS still has it" in output
+    assert answer(1) in invoke(veil, name)

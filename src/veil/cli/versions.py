@@ -17,7 +17,10 @@ from veil.cli.functions import JsonOpt, _policy
 from veil.cli.history import History
 from veil.cli.output import error, out, plain, say, step
 from veil.cli.owners import Owners
+from veil.kms.errors import UnknownFunctionName
+from veil.kms.remote import RemoteTrust
 from veil.registration import VersionList
+from veil.trusted.errors import VeilError
 
 NameArg = Annotated[str, typer.Argument(help="function name, e.g. acme/hello or hello")]
 
@@ -102,6 +105,21 @@ def rm(name: NameArg) -> None:
         full = qualified(name, config.tenant)
         with gateway_client(config) as client:
             client.remove(full, tenant=config.tenant, key=config.tenant_key(state.data_dir))
+        _check_gone(config.kms, full)
         History(state.data_dir).forget(full)
         Owners(state.data_dir).forget(full)
     say("removed [bold]{}[/] and all its versions", full)
+
+
+class RemovalNotApplied(VeilError):
+    """The gateway answered that a function was removed, but the KMS still has its record."""
+
+
+def _check_gone(kms_url: str, name: str) -> None:
+    """The gateway's "removed" is the host's word: ask the KMS itself that `name` is gone."""
+    with RemoteTrust(kms_url) as kms:
+        try:
+            kms.function_record(name)
+        except UnknownFunctionName:
+            return
+    raise RemovalNotApplied(f"the gateway answered that {name} was removed; the KMS still has it")
