@@ -176,3 +176,112 @@ def open_registration(
     return Registration(
         m["tenant"], m["name"], m["digest"], policy, suite, part.secrets, m["issued"], part.code_key
     )
+
+
+def split_pinned(name: str) -> tuple[str, int | None]:
+    """`acme/hello@3` as ("acme/hello", 3); a name without `@` as (name, None). A pin that
+    is not a number is version 0, which no function has."""
+    base, at, pinned = name.rpartition("@")
+    if not at:
+        return name, None
+    return base, int(pinned) if pinned.isdigit() else 0
+
+
+REMOVE_CONTEXT: Final = b"veil/remove-function/v1"
+VERSIONS_CONTEXT: Final = b"veil/function-versions/v1"
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What a tenant signs to remove a function: every version's keys, records and bundles.
+
+    `issued_us` orders it with the function's registrations, under the same
+    rule: the KMS accepts it only within its registration window and only
+    if it is newer than the registration in force, and it keeps the removal
+    (a tombstone), so neither it nor a registration from before it can be replayed.
+    """
+
+    tenant: str
+    name: str
+    issued_us: int = field(default_factory=lambda: time.time_ns() // 1000)
+
+    def sign(self, key: SigningKey) -> bytes:
+        body = {"tenant": self.tenant, "name": self.name, "issued": self.issued_us}
+        return signed.sign_document(key, REMOVE_CONTEXT, body)
+
+
+def open_removal(data: bytes, *, tenant_key: Callable[[str], VerifyKey]) -> Removal:
+    """The KMS's side: check the signature of the tenant the removal names."""
+    body, sig = signed.split_document(data, limit=MAX_REGISTRATION)
+    m = cbor.decode_map(
+        body, limit=MAX_REGISTRATION, fields={"tenant": str, "name": str, "issued": int}
+    )
+    tenant_key(m["tenant"]).verify(REMOVE_CONTEXT, body, sig)
+    return Removal(m["tenant"], m["name"], m["issued"])
+
+
+@dataclass(frozen=True)
+class RetainedVersion:
+    version: int
+    digest: bytes
+    issued_us: int
+    """When the tenant signed its registration: its deploy time."""
+
+
+@dataclass(frozen=True)
+class VersionList:
+    """The KMS's signed answer to "which versions of NAME can still be invoked as NAME@N".
+
+    Short-lived like a function record (`expires_ms`), so a host cannot keep
+    showing a client a list from before a deploy, a prune or a removal for long.
+    """
+
+    name: str
+    current: int
+    versions: tuple[RetainedVersion, ...]
+    issued_ms: int
+    expires_ms: int
+
+    def sign(self, key: SigningKey) -> bytes:
+        rows = [[v.version, v.digest, v.issued_us] for v in self.versions]
+        body = {
+            "name": self.name,
+            "current": self.current,
+            "versions": rows,
+            "issued_ms": self.issued_ms,
+            "expires_ms": self.expires_ms,
+        }
+        return signed.sign_document(key, VERSIONS_CONTEXT, body)
+
+    @classmethod
+    def verify(cls, data: bytes, kms_key: VerifyKey) -> VersionList:
+        fields: dict[str, type | tuple[type, ...]] = {
+            "name": str,
+            "current": int,
+            "versions": list,
+            "issued_ms": int,
+            "expires_ms": int,
+        }
+        m = signed.open_document(
+            data, context=VERSIONS_CONTEXT, key=kms_key, limit=MAX_REGISTRATION, fields=fields
+        )
+        rows = tuple(_retained(row) for row in m["versions"])
+        return cls(m["name"], m["current"], rows, m["issued_ms"], m["expires_ms"])
+
+
+def _retained(row: Any) -> RetainedVersion:
+    shape = (int, bytes, int)
+    if not isinstance(row, list) or len(row) != 3 or isinstance(row[0], bool):
+        raise MalformedMessage("a version list row is not [version, digest, issued]")
+    if not all(isinstance(v, t) for v, t in zip(row, shape, strict=True)):
+        raise MalformedMessage("a version list row is not [version, digest, issued]")
+    return RetainedVersion(row[0], row[1], row[2])
+
+
+def removal_name(data: bytes) -> str:
+    """The function a removal names, unchecked: for the host, once the KMS has accepted it."""
+    body, _sig = signed.split_document(data, limit=MAX_REGISTRATION)
+    name: str = cbor.decode_map(
+        body, limit=MAX_REGISTRATION, fields={"tenant": str, "name": str, "issued": int}
+    )["name"]
+    return name

@@ -21,7 +21,9 @@ from veil.client.errors import GatewayError
 from veil.client.records import RecordMismatch, RecordRolledBack, StaleRecord
 from veil.client.sdk import Client
 from veil.host.pool import PoolConfig
-from veil.trusted.bundle import Bundle
+from veil.kms.errors import VersionNotRetained
+from veil.samples import wasm
+from veil.trusted.bundle import Bundle, Manifest
 from veil.trusted.enclave import GrantExpired, RollbackRefused, StaleVersion
 from veil.trusted.errors import VeilError
 from veil.trusted.wire.records import FunctionRecord
@@ -309,3 +311,163 @@ def test_an_enclave_held_on_the_old_version_stops_serving_when_its_grant_expires
     monkeypatch.undo()
     short_host.dispatcher.deployed(NAME, v2.version)
     assert_survives(short_host)
+
+
+# Pinned versions, retention, removal (issue 12): `acme/echo@N` is a function of its own.
+
+PINNED = f"{NAME}@1"
+
+
+def v3_bundle() -> Bundle:
+    """Other code again (another manifest version): a third digest."""
+    return Bundle(Manifest(NAME, "3"), wasm("echo"))
+
+
+@pytest.fixture
+def short_retention(tmp_path: Path) -> Iterator[HostileHost]:
+    """Over a KMS that retains 2 versions, with records valid for 3 s; the host's registry
+    keeps its default 5, so it still holds the bundles of versions the KMS pruned."""
+    yield from kms_with(tmp_path, "--retain", "2", "--record-validity", "3")
+
+
+def pinned_record(host: HostileHost, name: str = PINNED) -> bytes:
+    """A pinned record, as the host can fetch it from the KMS itself (records are public)."""
+    record: bytes = host.trust_tap.inner.function_record(name)
+    return record
+
+
+def test_a_pinned_record_served_for_the_latest_is_refused(host: HostileHost) -> None:
+    with host.client() as deployer:
+        deploy(host, deployer, echo_bundle())
+        deploy(host, deployer, v2_bundle())
+    host.client_tap.rewrite(GET, record_answer(pinned_record(host)), reply=True, times=None)
+    with host.client() as victim, pytest.raises(RecordMismatch):
+        victim.invoke(NAME, SECRET)
+    assert_survives(host)
+
+
+def test_the_latest_record_served_for_a_pinned_version_is_refused(host: HostileHost) -> None:
+    with host.client() as deployer:
+        deploy(host, deployer, echo_bundle())
+        _, latest = deploy(host, deployer, v2_bundle())
+    host.client_tap.rewrite(GET, record_answer(latest), reply=True, times=None)
+    with host.client() as victim, pytest.raises(RecordMismatch):
+        victim.invoke(PINNED, SECRET)
+    assert_survives(host)
+
+
+def test_a_pinned_version_serves_its_own_code(host: HostileHost) -> None:
+    """The honest row the attacks above are measured against."""
+    with host.client() as client:
+        deploy(host, client, echo_bundle())
+        deploy(host, client, v2_bundle())
+        pinned = client.invoke(PINNED, b"old code")
+        assert (pinned.receipt.function, pinned.output) == (PINNED, b"old code")
+        assert not pinned.logs  # v1 does not capture logs; v2 does
+    assert_survives(host)
+
+
+def test_a_pruned_version_the_host_still_holds_is_refused_by_the_kms(
+    short_retention: HostileHost,
+) -> None:
+    host = short_retention
+    with host.client() as client:
+        for bundle in (echo_bundle(), v2_bundle(), v3_bundle()):
+            deploy(host, client, bundle)
+        assert host.registry.get(PINNED) is not None  # the host kept v1's bundle
+        with pytest.raises(GatewayError) as refused:
+            client.invoke(PINNED, SECRET)
+    assert refused.value.kind == "VersionNotRetained"
+    with pytest.raises(VersionNotRetained):
+        pinned_record(host)
+    assert_survives(host)
+
+
+def test_a_pinned_record_kept_past_its_prune_expires(short_retention: HostileHost) -> None:
+    """The bound: a host that kept v1's pinned record can use it until the record expires.
+    Here it answers the gateway's record fetch with it, after the KMS pruned v1."""
+    host = short_retention
+    with host.client() as client:
+        deploy(host, client, echo_bundle())
+        deploy(host, client, v2_bundle())
+        kept = pinned_record(host)
+        deploy(host, client, v3_bundle())  # prunes v1
+        time.sleep(3.2)
+        host.trust_tap.function_record = lambda _name: kept  # type: ignore[method-assign]
+        try:
+            with pytest.raises(StaleRecord):
+                client.invoke(PINNED, SECRET)
+        finally:
+            del host.trust_tap.function_record
+    assert_survives(host)
+
+
+def remove(host: HostileHost, client: Client) -> bytes:
+    """Remove NAME through the host; the signed removal as the host carried it."""
+    client.remove(NAME, tenant=host.platform.tenant, key=host.platform.tenant_key)
+    return host.client_tap.sent(REMOVE)[-1]
+
+
+REMOVE = "/v1/remove"
+
+
+def test_a_replayed_removal_is_refused(host: HostileHost) -> None:
+    with host.client() as client:
+        deploy(host, client, echo_bundle())
+        removal = remove(host, client)
+    answer = host.client_tap.resend(host.url, REMOVE, removal)
+    assert (answer.status_code, answer.json()["error"]) == (403, "StaleRegistration")
+
+
+def test_a_removal_replayed_after_a_redeploy_cannot_remove_it_again(host: HostileHost) -> None:
+    with host.client() as client:
+        deploy(host, client, echo_bundle())
+        removal = remove(host, client)
+        deploy(host, client, v2_bundle())
+    answer = host.client_tap.resend(host.url, REMOVE, removal)
+    assert (answer.status_code, answer.json()["error"]) == (403, "StaleRegistration")
+    assert host.registry.get(NAME) is not None
+    assert_survives(host)
+
+
+def test_the_last_deploy_replayed_after_a_removal_cannot_bring_it_back(
+    host: HostileHost,
+) -> None:
+    with host.client() as client:
+        deploy(host, client, echo_bundle())
+        last_deploy = host.client_tap.sent(DEPLOY)[-1]
+        remove(host, client)
+    answer = host.client_tap.resend(host.url, DEPLOY, last_deploy)
+    assert (answer.status_code, answer.json()["error"]) == (403, "StaleRegistration")
+    assert host.registry.get(NAME) is None
+
+
+def test_a_removed_function_is_refused_even_by_an_enclave_that_held_it(
+    host: HostileHost,
+) -> None:
+    with host.client() as client:
+        deploy(host, client, echo_bundle())
+        assert client.invoke(NAME, b"warm").output == b"warm"
+        remove(host, client)
+        with pytest.raises(GatewayError) as refused:
+            client.invoke(NAME, SECRET)
+    assert refused.value.kind == "UnknownFunctionName"
+    assert not [w for w in host.dispatcher.workers.values() if NAME in w.functions]
+    assert not host.saw(SECRET)
+
+
+def test_a_replayed_rollback_registration_is_refused(host: HostileHost) -> None:
+    """A rollback is a deploy of old code with a newer registration: replayed after a later
+    deploy, it is not newer than the one in force."""
+    with host.client() as client:
+        deploy(host, client, echo_bundle())
+        deploy(host, client, v2_bundle())
+        rollback, _ = deploy(host, client, echo_bundle())  # v1's code as v3
+        rollback_deploy = host.client_tap.sent(DEPLOY)[-1]
+        deploy(host, client, v2_bundle())  # v4
+    assert rollback.version == 3
+    answer = host.client_tap.resend(host.url, DEPLOY, rollback_deploy)
+    assert (answer.status_code, answer.json()["error"]) == (403, "StaleRegistration")
+    with host.client() as client:
+        assert client.function(NAME).version == 4
+    assert_survives(host)

@@ -18,6 +18,7 @@ from typing import Any
 import click
 import typer
 
+from veil.cli.history import BundleNotKept
 from veil.cli.output import error, plain, warn
 from veil.client.build import BuildError, BuildNotReproducible
 from veil.client.config import ClientConfig, NotInitialised
@@ -26,6 +27,9 @@ from veil.client.sdk import Client
 from veil.kms.remote import RemoteTrust, ServiceUnavailable
 from veil.trusted.errors import VeilError
 from veil.wiring.services import default_data_dir
+
+NO_SUCH = ("UnknownFunctionName", "VersionNotRetained", "FunctionNotDeployed")
+"""Refusals that mean the function (or that version of it) does not exist."""
 
 
 class State:
@@ -55,12 +59,16 @@ def human_errors() -> Iterator[None]:
         ServiceUnavailable,
         GatewayUnavailable,
         FileNotFoundError,
+        BundleNotKept,
     ) as exc:
         _debug(exc)
         error(exc)
         raise typer.Exit(1) from None
     except GatewayError as exc:
         _debug(exc)
+        if exc.kind in NO_SUCH:
+            error(f"no such function: {exc.detail} (`veil ls` lists them)")
+            raise typer.Exit(1) from None
         error(f"the gateway answered {exc.status} {exc.kind}: {exc.detail}")
         raise typer.Exit(1) from None
     except VeilError as exc:

@@ -19,6 +19,7 @@ from veil.cli.context import (
     load_config,
     state,
 )
+from veil.cli.history import History
 from veil.cli.output import err, error, out, plain, say, step, warn
 from veil.cli.owners import Owners, origin
 from veil.client.build import MANIFEST_FILE, BuildCache, read_bundle, read_project, scaffold
@@ -125,6 +126,7 @@ def deploy(
                     secrets=secrets,
                 )
         owners.record(name, project)
+        History(state.data_dir).keep(name, record.version, bundle)
     if json_:
         emit_json({"name": record.name, "version": record.version, "digest": record.digest.hex()})
         return

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from veil.cli import functions, platform, status, up
+from veil.cli import functions, platform, status, up, versions
 from veil.cli.bench import bench
 from veil.cli.completion import completion
 from veil.cli.context import state
@@ -48,6 +48,9 @@ for command in (
     functions.deploy,
     functions.invoke,
     functions.ls,
+    versions.versions,
+    versions.rollback,
+    versions.rm,
     platform.enclaves,
     platform.logs,
     up.up,

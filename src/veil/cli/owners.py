@@ -63,7 +63,15 @@ class Owners:
 
     def record(self, name: str, project: str) -> None:
         """Remember that `project` now owns `name` (written atomically)."""
-        owners = self.load() | {name: project}
+        self._write(self.load() | {name: project})
+
+    def forget(self, name: str) -> None:
+        """`name` was removed: no project owns it any more."""
+        owners = self.load()
+        if owners.pop(name, None) is not None:
+            self._write(owners)
+
+    def _write(self, owners: dict[str, str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".deployed-")
         with os.fdopen(fd, "w") as f:

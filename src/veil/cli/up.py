@@ -37,6 +37,7 @@ from veil.cli.platform import register_local_tenant
 from veil.client.config import ClientConfig
 from veil.host.dispatcher import Dispatcher
 from veil.host.pool import PoolConfig
+from veil.kms.broker import DEFAULT_RETAIN
 from veil.wiring.lock import DataDirInUse, hold_data_dir
 from veil.wiring.processes import start_service, stop_process, wait_healthy
 from veil.wiring.services import (
@@ -105,6 +106,9 @@ def up(
     max_workers: Annotated[
         int, typer.Option(help="most enclave workers at once")
     ] = PoolConfig().max_workers,
+    retain: Annotated[
+        int, typer.Option(help="versions kept per function, each invocable as NAME@N", min=1)
+    ] = DEFAULT_RETAIN,
 ) -> None:
     """Start the embedded platform in the foreground: KMS, verifier, gateway, enclave workers."""
     data_dir = state.data_dir
@@ -131,7 +135,7 @@ def up(
         )
         stack.enter_context(_stop_signals())
         with contextlib.suppress(Stopped):
-            _run(where, data_dir, pool)
+            _run(where, data_dir, pool, retain)
     plain("stopped")
 
 
@@ -156,16 +160,17 @@ def _check_free(host: str, port: int) -> None:
             ) from None
 
 
-def _run(where: Endpoints, data_dir: Path, pool: PoolConfig) -> None:
+def _run(where: Endpoints, data_dir: Path, pool: PoolConfig, retain: int) -> None:
     """Serve until stopped; on the way out, whatever happened, stop every child."""
-    trust = start_service("trust", data_dir, where.host, where.trust_port)
+    options = ["--retain", str(retain)]
+    trust = start_service("trust", data_dir, where.host, where.trust_port, options)
     dispatcher: Dispatcher | None = None
     try:
         with step("starting the KMS and verifier …"):
             wait_healthy(where.trust_url, process=trust)
         with contextlib.suppress(Exception):  # no tenant yet: `veil init` registers it later
             register_local_tenant(ClientConfig.load(data_dir))
-        app, dispatcher = build_gateway(data_dir, where.trust_url, pool)
+        app, dispatcher = build_gateway(data_dir, where.trust_url, pool, retain=retain)
         server = uvicorn.Server(server_config(app, where.host, where.port))
         plain(f"starting the gateway and {pool.stem_cells} stem-cell enclave(s) …")
         asyncio.run(_serve(server, dispatcher, where))

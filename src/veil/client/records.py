@@ -1,5 +1,6 @@
 """Which function records a client accepts: the one it asked for, no older than it has seen,
-not expired, and after a deploy the one for the bundle it uploaded.
+not expired, and after a deploy the one for the bundle it uploaded. A pinned version's
+record (`NAME@N`, KMS-signed under that name) must be version N.
 
 The gateway hands out records and the host behind it may be hostile. Every
 record is KMS-signed, so it cannot forge one, but it can answer with the wrong
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from veil.registration import VersionList, split_pinned
 from veil.trusted.bundle import Bundle
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.errors import Refused
@@ -57,6 +59,9 @@ class RecordBook:
         record = FunctionRecord.verify(content, self._kms_key)
         if record.name != name:
             raise RecordMismatch(f"asked for the record of {name!r}, got {record.name!r}'s")
+        pinned = split_pinned(name)[1]
+        if pinned is not None and pinned != record.version:  # `NAME@N` is version N, only
+            raise RecordMismatch(f"asked for {name}, got a record of v{record.version}")
         newest = self._newest.get(name)
         if newest is not None and (
             record.version < newest.version
@@ -67,6 +72,18 @@ class RecordBook:
             raise StaleRecord(f"the record of {name} v{record.version} has expired")
         self._records[name] = self._newest[name] = record
         return record
+
+    def accept_versions(self, content: bytes, name: str) -> VersionList:
+        """Verify `content` as the KMS's current list of `name`'s retained versions."""
+        listed = VersionList.verify(content, self._kms_key)
+        if listed.name != name:
+            raise RecordMismatch(f"asked for the versions of {name!r}, got {listed.name!r}'s")
+        newest = self._newest.get(name)
+        if newest is not None and listed.current < newest.version:
+            raise RecordRolledBack(f"{name} v{listed.current} is older than v{newest.version}")
+        if listed.expires_ms <= self._now_ms():
+            raise StaleRecord(f"the version list of {name} has expired")
+        return listed
 
     def accept_deployed(self, content: bytes, bundle: Bundle, signer: VerifyKey) -> FunctionRecord:
         """`accept`, for the answer to a deploy: the record must be for exactly that bundle."""

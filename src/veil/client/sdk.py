@@ -11,10 +11,8 @@ with the full receipt chain (`veil.client.invoke.open_response`); the
 gateway is not trusted for anything but delivery. Each request is sealed to
 one enclave, picked at random from the set the gateway recommends for the
 function (`enclave_set`, cached for `ENCLAVE_SET_TTL_S`): only that enclave
-runs it, at most once (see `veil.client.retry` for what retries do). A
-request an enclave refuses as `StaleVersion` (sealed to another version
-than it holds) is sealed again to a freshly fetched record, once per
-record version.
+runs it, at most once (`veil.client.retry`: what retries do). A request refused
+as `StaleVersion` is sealed again to a fresh record, once per record version.
 """
 
 from __future__ import annotations
@@ -35,7 +33,7 @@ from veil.client.invoke import Invocation, open_response
 from veil.client.records import RecordBook, StaleRecord
 from veil.client.retry import Attempts, OnRetry
 from veil.client.trust import TrustAnchors
-from veil.registration import Registration, SealKey
+from veil.registration import Registration, Removal, SealKey, VersionList
 from veil.trusted.bundle import Bundle, SealedBundle, SignedBundle
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
@@ -203,6 +201,14 @@ class Client(_Base):
         listed: list[dict[str, Any]] = self._call("GET", "/v1/functions").json()
         return listed
 
+    def versions(self, name: str) -> VersionList:
+        """The retained versions of `name` (invocable as `name@N`), KMS-signed and checked."""
+        return self.records.accept_versions(self._call("GET", f"/v1/versions/{name}").content, name)
+
+    def remove(self, name: str, *, tenant: str, key: SigningKey) -> None:
+        """Remove `name` and all its versions, on the tenant's signed word."""
+        self._call("POST", "/v1/remove", **self._deploy_args(Removal(tenant, name).sign(key)))
+
     def enclave_set(self, name: str, *, refresh: bool = False) -> list[bytes]:
         """Key ids of the enclaves the gateway recommends for `name` (cached briefly)."""
         cached = self._cached_set(name, refresh)
@@ -252,9 +258,8 @@ class Client(_Base):
         return listed
 
     def events(self, since: int = 0) -> list[dict[str, Any]]:
-        listed: list[dict[str, Any]] = self._call(
-            "GET", "/v1/events", params={"since": since}
-        ).json()
+        answer = self._call("GET", "/v1/events", params={"since": since})
+        listed: list[dict[str, Any]] = answer.json()
         return listed
 
     def close(self) -> None:

@@ -24,6 +24,9 @@
   (key request -> release -> install; the same version only extends it) and
   the request retried once on it. Both retries are the same envelope on the
   same enclave, so its replay window still lets it run at most once.
+- Pinned versions (`NAME@N`) are functions of their own here: the registry
+  keeps their bundles by version. A removal (`removed`) stops the enclaves
+  that hold the function in any version.
 - An enclave that refuses for its clock (`ClockNotAnchored`, `ClockDrift`)
   is re-anchored to the KMS's time and the request retried once.
 
@@ -57,6 +60,7 @@ from veil.host.transport import (
 )
 from veil.host.trust import TrustServices
 from veil.host.waiting import WaitQueue
+from veil.registration import split_pinned
 from veil.trusted.clock import ClockDrift, ClockNotAnchored
 from veil.trusted.errors import MalformedMessage, NotFound, Refused, VeilError
 
@@ -155,6 +159,19 @@ class Dispatcher:
                 worker.functions.discard(function)
         self.pool.changed()
 
+    def removed(self, function: str) -> None:
+        """Stop the enclaves that hold `function` or a pinned version of it (`function@N`):
+        their memory holds its keys. Other functions they held cold-start elsewhere."""
+        for worker in list(self.workers.values()):
+            if any(split_pinned(f)[0] == function for f in worker.functions | worker.loading):
+                worker.functions.clear()
+                self.pool.background(self._retire(worker))
+        self.pool.changed()
+
+    async def _retire(self, worker: WorkerHandle) -> None:
+        await self.pool.retire(worker, reason="function removed")
+        await self.pool.replenish()
+
     async def _recovered(self, worker: WorkerHandle, function: str, refusal: str) -> bool:
         """Whether the host fixed what the enclave refused, so that one retry may succeed."""
         if refusal == "GrantExpired":
@@ -179,7 +196,9 @@ class Dispatcher:
         """Relay a fresh grant to `worker` for the registry's version of `function`."""
         try:
             entry = self.registry.get(function)
-            bundle = None if entry is None else self.registry.bundle(entry.digest)
+            bundle = (
+                None if entry is None else self.registry.function_bundle(function, entry.digest)
+            )
             if entry is None or bundle is None:
                 return False
             call = self.pool.call(worker, self.pool.config.load_timeout_s)
@@ -278,7 +297,7 @@ class Dispatcher:
         start = time.perf_counter()
         key = (function, worker.key_id)
         try:
-            bundle = self.registry.bundle(digest)
+            bundle = self.registry.function_bundle(function, digest)
             call = self.pool.call(worker, self.pool.config.load_timeout_s)
             timings = await load_function(call, self.trust, function, digest, bundle)
         except (ChannelError, VeilError) as exc:  # refused by the enclave, or by the KMS

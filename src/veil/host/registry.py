@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from veil.registration import split_pinned
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bundles (digest BLOB PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS functions (
@@ -50,6 +52,19 @@ _DELETE_UNNEEDED = """
 DELETE FROM bundles
 WHERE digest NOT IN (SELECT digest FROM functions)
 AND digest NOT IN (SELECT digest FROM deploy_history)"""
+VERSIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS version_bundles (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    digest BLOB NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (name, version)
+);
+"""
+"""Each retained version's sealed bundle, for `NAME@N`: by version, not digest, since a
+rollback seals the same digest again under another code key."""
+DEFAULT_RETAIN = 5
+"""Versions kept per function, as the KMS keeps their keys (`veil.kms.broker.DEFAULT_RETAIN`)."""
 PRUNE_KEEP = 2
 """Bundles kept per function by `prune`: the current one and the one before it."""
 
@@ -69,11 +84,12 @@ class Entry:
 
 
 class Registry:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, retain: int = DEFAULT_RETAIN) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.retain = retain
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA + HISTORY_SCHEMA)
+        self._db.executescript(SCHEMA + HISTORY_SCHEMA + VERSIONS_SCHEMA)
         self._lock = threading.Lock()
 
     def put(self, entry: Entry, sealed_bundle: bytes) -> None:
@@ -96,6 +112,7 @@ class Registry:
                     "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?)",
                     (entry.name, entry.digest, entry.record, entry.version),
                 )
+                self._keep_version(entry, sealed_bundle)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -122,7 +139,52 @@ class Registry:
             self._db.execute("COMMIT")
         return gone
 
+    def _keep_version(self, entry: Entry, sealed_bundle: bytes) -> None:
+        """Keep the bundle as version `entry.version`; drop versions `retain` or more older."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO version_bundles VALUES (?, ?, ?, ?)",
+            (entry.name, entry.version, entry.digest, sealed_bundle),
+        )
+        self._db.execute(
+            "DELETE FROM version_bundles WHERE name = ? AND version <= ?",
+            (entry.name, entry.version - self.retain),
+        )
+
+    def remove(self, name: str) -> bool:
+        """Forget `name`: its entry, its versions' bundles, its history; whether it was there."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                gone = self._db.execute("DELETE FROM functions WHERE name = ?", (name,)).rowcount
+                self._db.execute("DELETE FROM version_bundles WHERE name = ?", (name,))
+                self._db.execute("DELETE FROM deploy_history WHERE name = ?", (name,))
+                self._db.execute(_DELETE_UNNEEDED)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return gone > 0
+
+    def function_bundle(self, name: str, digest: bytes) -> bytes | None:
+        """The sealed bundle to load for `name` (`base@N`: that retained version's)."""
+        base, version = split_pinned(name)
+        if version is None:
+            return self.bundle(digest)
+        row = self._db.execute(
+            "SELECT data FROM version_bundles WHERE name = ? AND version = ? AND digest = ?",
+            (base, version, digest),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
     def get(self, name: str) -> Entry | None:
+        """The current entry of `name`; for `base@N`, retained version N (with no record)."""
+        base, version = split_pinned(name)
+        if version is not None:
+            row = self._db.execute(
+                "SELECT digest FROM version_bundles WHERE name = ? AND version = ?",
+                (base, version),
+            ).fetchone()
+            return None if row is None else Entry(name, bytes(row[0]), b"", version)
         row = self._db.execute(
             "SELECT name, digest, record, version FROM functions WHERE name = ?", (name,)
         ).fetchone()

@@ -118,6 +118,10 @@ class EnclaveTransport(Protocol):
         enclaves (they would refuse requests sealed to the new record as `StaleVersion`)."""
         ...
 
+    def removed(self, function: str) -> None:
+        """`function` was removed: no enclave may keep serving it in any version."""
+        ...
+
     def enclaves(self) -> list[dict[str, Any]]:
         """Each enclave's id, state, TEE, key id, functions and attestation result."""
         ...

@@ -29,6 +29,14 @@ class TrustServices(Protocol):
 
     def function_record(self, name: str) -> bytes: ...
 
+    def versions(self, name: str) -> bytes:
+        """The KMS-signed list of a function's retained versions (clients verify it)."""
+        ...
+
+    def remove_function(self, removal: bytes) -> None:
+        """Relay a tenant-signed removal; the KMS deletes the function's keys and records."""
+        ...
+
     def release(self, key_request: bytes) -> bytes:
         """Relay an enclave's key request; the answer is a grant sealed to that enclave."""
         ...

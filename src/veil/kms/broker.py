@@ -26,15 +26,20 @@ from veil.kms.errors import (
     StaleRegistration,
     UnknownFunctionName,
     UnknownTenant,
+    VersionNotRetained,
     WrongKms,
 )
 from veil.kms.store import FunctionRow, KmsStore
 from veil.registration import (
     MAX_REGISTRATION,
     SEAL_SUITE,
+    RetainedVersion,
     SealedPart,
     SealKey,
+    VersionList,
     open_registration,
+    open_removal,
+    split_pinned,
 )
 from veil.trusted import clock
 from veil.trusted.crypto import hazmat, recipes
@@ -44,6 +49,8 @@ from veil.trusted.wire import cbor, signed
 from veil.trusted.wire.records import FunctionRecord, GrantedKeys, KeyGrant, KeyRequest, grant_info
 
 REGISTRATION_WINDOW_US: Final = 5 * 60 * 1_000_000
+DEFAULT_RETAIN: Final = 5
+"""Versions of a function kept invocable as `NAME@N` (the current one included)."""
 log = logging.getLogger("veil.kms")
 
 
@@ -57,7 +64,12 @@ class KeyBroker:
         clock: Callable[[], float] = time.time,
         record_validity_s: float = 120.0,
         grant_ttl_s: float = 300.0,
+        retain: int = DEFAULT_RETAIN,
     ) -> None:
+        if retain < 1:
+            raise ValueError("retain at least the current version")
+        self.retain = retain
+        """Versions kept per function; older ones lose their keys, so no grant or record."""
         self._store = store
         self._verifier_keys = list(verifier_keys)
         self.production = production
@@ -106,18 +118,15 @@ class KeyBroker:
         reg = open_registration(registration, tenant_key=self._tenant_key, seal_key=self._seal)
         if not reg.name.startswith(reg.tenant + "/"):
             raise NamespaceViolation("function names must start with the tenant id and '/'")
+        if "@" in reg.name:
+            raise NamespaceViolation("function names may not contain '@' (it pins a version)")
         policy = reg.policy
         if self.production and policy.allow_sim:
             raise SimRefusedInProduction("a production KMS refuses policies that accept sim")
         for warning in policy.warnings():
             log.warning("function %s: %s", reg.name, warning)
         with self._lock:
-            old = self._store.function(reg.name)
-            now_us = int(self._clock() * 1_000_000)
-            if abs(now_us - reg.issued_us) > REGISTRATION_WINDOW_US:
-                raise StaleRegistration("registration is outside the KMS's time window")
-            if old is not None and reg.issued_us <= old.issued_us:
-                raise StaleRegistration("registration is not newer than the one in force")
+            last_version = self._check_newer(reg.name, reg.issued_us)
             row = FunctionRow(
                 reg.name,
                 reg.tenant,
@@ -127,12 +136,50 @@ class KeyBroker:
                 hazmat.HpkePrivateKey.generate(reg.suite).to_bytes(),
                 SealedPart(reg.code_key, reg.secrets).to_bytes(),
                 b"",
-                1 if old is None else old.version + 1,
+                last_version + 1,
                 reg.issued_us,
             )
-            record = self._sign_record(row, now_us // 1000)
-            self._store.put_function(dataclasses.replace(row, record=record))
+            record = self._sign_record(row, self._now_ms())
+            self._store.put_function(dataclasses.replace(row, record=record), retain=self.retain)
             return record
+
+    def _check_newer(self, name: str, issued_us: int) -> int:
+        """The function's last version (0 if none); `StaleRegistration` unless `issued_us`
+        is in the window and newer than its registration or removal in force."""
+        now_us = int(self._clock() * 1_000_000)
+        if abs(now_us - issued_us) > REGISTRATION_WINDOW_US:
+            raise StaleRegistration("registration is outside the KMS's time window")
+        old, removed = self._store.function(name), self._store.removed(name)
+        last = (old.version, old.issued_us) if old is not None else removed or (0, 0)
+        if issued_us <= max(last[1], removed[1] if removed else 0):
+            raise StaleRegistration("registration is not newer than the one in force")
+        return last[0]
+
+    def remove_function(self, removal: bytes) -> None:
+        """Delete a function on its tenant's signed word: every version's keys and records."""
+        rm = open_removal(removal, tenant_key=self._tenant_key)
+        if not rm.name.startswith(rm.tenant + "/"):
+            raise NamespaceViolation("function names must start with the tenant id and '/'")
+        with self._lock:
+            if self._store.function(rm.name) is None:
+                self._check_newer(rm.name, rm.issued_us)  # a replay: StaleRegistration
+                raise UnknownFunctionName(f"function {rm.name!r} is not registered")
+            version = self._check_newer(rm.name, rm.issued_us)
+            self._store.remove_function(rm.name, version, rm.issued_us)
+            for cached in [n for n in self._records if split_pinned(n)[0] == rm.name]:
+                del self._records[cached]
+        log.info("removed %s (last version %d)", rm.name, version)
+
+    def versions(self, name: str) -> bytes:
+        """The signed list of `name`'s retained versions, valid as long as a record is."""
+        with self._lock:
+            row = self._store.function(name)
+            if row is None:
+                raise UnknownFunctionName(f"function {name!r} is not registered")
+            kept = [RetainedVersion(*v) for v in self._store.versions(name)]
+        now = self._now_ms()
+        listed = VersionList(name, row.version, tuple(kept), now, now + self.record_validity_ms)
+        return listed.sign(self._key)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -169,18 +216,30 @@ class KeyBroker:
     def _current(self, name: str) -> tuple[bytes, FunctionRow]:
         """The function's row and its current record, read together (a deploy cannot split them)."""
         with self._lock:
-            row = self._store.function(name)
-            if row is None:
-                raise UnknownFunctionName(f"function {name!r} is not registered")
+            row = self._row(name)
             cached = self._records.get(name)
             now = self._now_ms()
             if cached is not None and now < cached[1]:
                 return cached[0], row
-            if cached is None and (kept := self._still_fresh(row.record, now)) is not None:
+            fresh = cached is None and row.record  # a pinned version's row keeps no record
+            if fresh and (kept := self._still_fresh(row.record, now)) is not None:
                 return kept, row
             record = self._sign_record(row, now)
             self._store.set_record(name, record)
             return record, row
+
+    def _row(self, name: str) -> FunctionRow:
+        """The row of `name`; for `base@N`, retained version N as a function of its own."""
+        base, version = split_pinned(name)
+        if version is None:
+            row = self._store.function(name)
+            if row is None:
+                raise UnknownFunctionName(f"function {name!r} is not registered")
+            return row
+        row = self._store.version(base, version)
+        if row is None:
+            raise VersionNotRetained(f"{name} is not a retained version of a registered function")
+        return row
 
     def _still_fresh(self, stored: bytes, now_ms: int) -> bytes | None:
         """`stored` (after a restart) if it has more than half its validity left."""

@@ -33,6 +33,12 @@ class UnknownFunctionName(KmsRefused, errors.NotFound):
     """A key request or record lookup for a function that is not registered."""
 
 
+class VersionNotRetained(KmsRefused, errors.NotFound):
+    """A record or key request for `NAME@N` where N was pruned (retention), or never was.
+
+    Unlike `UnknownFunctionName`, the function may exist: only that version is gone."""
+
+
 class DigestNotRegistered(KmsRefused):
     """A key request whose bundle digest is not the one registered for that function."""
 
@@ -61,6 +67,7 @@ KMS_ERRORS: Final[Mapping[str, type[errors.VeilError]]] = {
         UnknownTenant,
         NamespaceViolation,
         UnknownFunctionName,
+        VersionNotRetained,
         DigestNotRegistered,
         WrongKms,
         StaleRegistration,

@@ -85,6 +85,12 @@ class RemoteTrust:
     def function_record(self, name: str) -> bytes:
         return self._request("GET", f"/v1/functions/{name}").content
 
+    def versions(self, name: str) -> bytes:
+        return self._request("GET", f"/v1/versions/{name}").content
+
+    def remove_function(self, removal: bytes) -> None:
+        self._request("POST", "/v1/remove", content=removal, headers={"content-type": CBOR})
+
     def release(self, key_request: bytes) -> bytes:
         return self._request(
             "POST", "/v1/release", content=key_request, headers={"content-type": CBOR}

@@ -120,6 +120,17 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
     async def record(name: str) -> Response:
         return Response(kms.function_record(name), media_type=CBOR)
 
+    @app.get("/v1/versions/{name:path}")
+    async def versions(name: str) -> Response:
+        """The KMS-signed list of the function's retained versions (`VersionList`)."""
+        return Response(kms.versions(name), media_type=CBOR)
+
+    @app.post("/v1/remove")
+    async def remove(request: Request) -> dict[str, bool]:
+        """Remove a function on a tenant-signed removal (`veil.registration.Removal`)."""
+        await asyncio.to_thread(kms.remove_function, await _body(request))
+        return {"removed": True}
+
     @app.post("/v1/release")
     async def release(request: Request) -> Response:
         """A key grant for an attested enclave, or a refusal."""

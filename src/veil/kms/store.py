@@ -40,6 +40,25 @@ CREATE TABLE IF NOT EXISTS functions (
     issued_us INTEGER NOT NULL
 );
 """
+VERSIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS function_versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    digest BLOB NOT NULL,
+    policy BLOB NOT NULL,
+    suite TEXT NOT NULL,
+    sealed_private BLOB NOT NULL,
+    sealed_secrets BLOB NOT NULL,
+    issued_us INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS removed_functions (
+    name TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    issued_us INTEGER NOT NULL
+);
+"""
+"""The retained versions of each function (`NAME@N`), and the tombstones of removed ones."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +96,7 @@ class KmsStore:
         self._master = master_key
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._db.executescript(SCHEMA + VERSIONS_SCHEMA)
         self._lock = threading.Lock()
 
     @contextmanager
@@ -122,8 +141,12 @@ class KmsStore:
         row = self._db.execute("SELECT signing_key FROM tenants WHERE id = ?", (tenant,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def put_function(self, row: FunctionRow) -> None:
+    def put_function(self, row: FunctionRow, retain: int | None = None) -> None:
+        """Store `row` as the function in force; with `retain`, also as one of its
+        versions, deleting those `retain` or more versions older (keys and all)."""
         with self._tx() as db:
+            if retain is not None:
+                self._put_version(db, row, retain)
             db.execute(
                 "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -164,6 +187,66 @@ class KmsStore:
 
     def function_names(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT name FROM functions ORDER BY name")]
+
+    def _put_version(self, db: sqlite3.Connection, row: FunctionRow, retain: int) -> None:
+        label = f"{row.name}@{row.version}"
+        db.execute(
+            "INSERT OR REPLACE INTO function_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.name,
+                row.version,
+                row.digest,
+                row.policy,
+                row.suite,
+                self._seal(label, row.private_key),
+                self._seal(label, row.secrets),
+                row.issued_us,
+            ),
+        )
+        db.execute(
+            "DELETE FROM function_versions WHERE name = ? AND version <= ?",
+            (row.name, row.version - retain),
+        )
+
+    def version(self, name: str, version: int) -> FunctionRow | None:
+        """Retained version `version` of `name`, as a row named `name@version` (no record)."""
+        r = self._db.execute(
+            "SELECT * FROM function_versions WHERE name = ? AND version = ?", (name, version)
+        ).fetchone()
+        if r is None:
+            return None
+        label = f"{name}@{version}"
+        tenant = name.partition("/")[0]
+        private, secrets = self._open(label, r[5]), self._open(label, r[6])
+        return FunctionRow(
+            label, tenant, bytes(r[2]), bytes(r[3]), r[4], private, secrets, b"", version, r[7]
+        )
+
+    def versions(self, name: str) -> list[tuple[int, bytes, int]]:
+        """(version, digest, issued_us) of each retained version of `name`, oldest first."""
+        rows = self._db.execute(
+            "SELECT version, digest, issued_us FROM function_versions WHERE name = ?"
+            " ORDER BY version",
+            (name,),
+        )
+        return [(r[0], bytes(r[1]), r[2]) for r in rows]
+
+    def remove_function(self, name: str, version: int, issued_us: int) -> None:
+        """Delete every key and record of `name`; keep its last version and the removal's time."""
+        with self._tx() as db:
+            db.execute("DELETE FROM functions WHERE name = ?", (name,))
+            db.execute("DELETE FROM function_versions WHERE name = ?", (name,))
+            db.execute(
+                "INSERT OR REPLACE INTO removed_functions VALUES (?, ?, ?)",
+                (name, version, issued_us),
+            )
+
+    def removed(self, name: str) -> tuple[int, int] | None:
+        """(last version, removal issued_us) if `name` was removed, else None."""
+        r = self._db.execute(
+            "SELECT version, issued_us FROM removed_functions WHERE name = ?", (name,)
+        ).fetchone()
+        return None if r is None else (r[0], r[1])
 
     def close(self) -> None:
         self._db.close()

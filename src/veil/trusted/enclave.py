@@ -142,7 +142,8 @@ class Enclave:
         bundle = SealedBundle.from_bytes(sealed_bundle).open(
             keys.code_key, digest=record.digest, signer=VerifyKey(record.signer)
         )
-        if bundle.manifest.name != record.name or bundle.manifest.suite != record.suite.value:
+        names = (bundle.manifest.name, f"{bundle.manifest.name}@{record.version}")  # NAME@N pins
+        if record.name not in names or bundle.manifest.suite != record.suite.value:
             raise GrantRefused("bundle manifest does not match its function record")
         key = hazmat.HpkePrivateKey(record.suite, keys.private_key)
         if key.public_bytes != record.public_key:

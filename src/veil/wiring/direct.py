@@ -57,6 +57,7 @@ class LocalTrust:
         self.public_key = kms.public_key
         self.register_function, self.function_record = kms.register_function, kms.function_record
         self.release, self.time_anchor = kms.release, kms.time_anchor
+        self.versions, self.remove_function = kms.versions, kms.remove_function
         self.challenge, self.attest = verifier.challenge, verifier.attest
 
 
@@ -163,8 +164,11 @@ class DirectPlatform:
             anchor_clock(_calls(EnclaveService(enclave, self.attester)), self.services, _inline)
         )
 
-    def provision(self, enclave: Enclave | EnclaveService, deployed: Deployed) -> None:
-        """Key release and bundle load through the host's relay: what a cold start does."""
+    def provision(
+        self, enclave: Enclave | EnclaveService, deployed: Deployed, name: str | None = None
+    ) -> None:
+        """Key release and bundle load through the host's relay: what a cold start does.
+        `name` loads it under another name: `NAME@N`, the retained version N."""
         service = (
             enclave
             if isinstance(enclave, EnclaveService)
@@ -174,7 +178,7 @@ class DirectPlatform:
         load = load_function(
             _calls(service),
             self.services,
-            record.name,
+            name or record.name,
             record.digest,
             deployed.sealed_bundle,
             _inline,

@@ -29,7 +29,7 @@ from veil.host.dispatcher import Dispatcher
 from veil.host.gateway.app import GatewayConfig, gateway_app
 from veil.host.pool import PoolConfig
 from veil.host.registry import Registry
-from veil.kms.broker import KeyBroker
+from veil.kms.broker import DEFAULT_RETAIN, KeyBroker
 from veil.kms.remote import RemoteTrust
 from veil.kms.server import trust_app
 from veil.kms.store import KmsStore, load_or_create_master_key
@@ -58,6 +58,7 @@ def build_trust(
     production: bool = False,
     record_validity_s: float = 120.0,
     grant_ttl_s: float = 300.0,
+    retain: int = DEFAULT_RETAIN,
 ) -> tuple[KeyBroker, AttestationService]:
     """The KMS and the sim verifier over the keys and store in `data_dir`."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -79,6 +80,7 @@ def build_trust(
         production=production,
         record_validity_s=record_validity_s,
         grant_ttl_s=grant_ttl_s,
+        retain=retain,
     )
     return kms, verifier
 
@@ -102,9 +104,10 @@ def serve_trust(
     port: int,
     record_validity_s: float = 120.0,
     grant_ttl_s: float = 300.0,
+    retain: int = DEFAULT_RETAIN,
 ) -> None:
     kms, verifier = build_trust(
-        data_dir, record_validity_s=record_validity_s, grant_ttl_s=grant_ttl_s
+        data_dir, record_validity_s=record_validity_s, grant_ttl_s=grant_ttl_s, retain=retain
     )
     uvicorn.Server(server_config(trust_app(kms, verifier, admin_token(data_dir)), host, port)).run()
 
@@ -114,12 +117,12 @@ def build_gateway(
     trust_url: str,
     pool: PoolConfig | None = None,
     config: GatewayConfig | None = None,
+    retain: int = DEFAULT_RETAIN,
 ) -> tuple[FastAPI, Dispatcher]:
     """The gateway app and its dispatcher, reaching the KMS and verifier at `trust_url`."""
     trust = RemoteTrust(trust_url)
-    dispatcher = Dispatcher(
-        Registry(data_dir / "registry.sqlite3"), trust, data_dir / "sim-host.key", pool
-    )
+    registry = Registry(data_dir / "registry.sqlite3", retain)
+    dispatcher = Dispatcher(registry, trust, data_dir / "sim-host.key", pool)
     return gateway_app(dispatcher, trust, config), dispatcher
 
 
@@ -132,6 +135,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--trust-url")
     parser.add_argument("--record-validity", type=float, default=120.0, help="KMS: seconds")
     parser.add_argument("--grant-ttl", type=float, default=300.0, help="KMS: seconds")
+    parser.add_argument(
+        "--retain",
+        type=int,
+        default=DEFAULT_RETAIN,
+        help="KMS and gateway: versions kept per function (invocable as NAME@N)",
+    )
     parser.add_argument("--stem-cells", type=int, default=1)
     parser.add_argument("--max-workers", type=int, default=PoolConfig().max_workers)
     parser.add_argument("--max-queue", type=int, default=PoolConfig().max_queue)
@@ -173,7 +182,9 @@ def main(argv: list[str] | None = None) -> None:
         exit_with_parent()
     if args.service == "trust":
         port = args.port or DEFAULT_TRUST_PORT
-        serve_trust(args.data_dir, args.host, port, args.record_validity, args.grant_ttl)
+        serve_trust(
+            args.data_dir, args.host, port, args.record_validity, args.grant_ttl, args.retain
+        )
         return
     if not args.trust_url:
         raise SystemExit("the gateway needs --trust-url (the KMS and verifier)")
@@ -188,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     gateway_config = GatewayConfig(
         function_concurrency=args.function_concurrency, max_wait_s=args.max_wait
     )
-    app, _ = build_gateway(args.data_dir, args.trust_url, pool, gateway_config)
+    app, _ = build_gateway(args.data_dir, args.trust_url, pool, gateway_config, args.retain)
     uvicorn.Server(server_config(app, args.host, args.port or DEFAULT_GATEWAY_PORT)).run()
 
 

@@ -37,6 +37,7 @@ from veil.host.transport import (
     StorageUnavailable,
 )
 from veil.host.trust import TrustServices
+from veil.registration import removal_name
 from veil.trusted.bundle import SIGN_CONTEXT, BundleRefused, SealedBundle
 from veil.trusted.crypto.signing import VerifyKey
 from veil.trusted.errors import MalformedMessage, Refused, VeilError
@@ -46,6 +47,7 @@ from veil.trusted.wire.records import FunctionRecord
 CBOR = "application/cbor"
 T = TypeVar("T")
 MAX_DEADLINE_S = 300.0
+MAX_REMOVAL = 64 * 1024
 
 
 @dataclass
@@ -274,6 +276,26 @@ def gateway_app(
             digest=record.digest.hex()[:16],
         )
         return Response(record_bytes, status_code=201, media_type=CBOR)
+
+    @app.get("/v1/versions/{name:path}")
+    async def versions(name: str) -> Response:
+        """The KMS-signed list of `name`'s retained versions, relayed (clients verify it)."""
+        return Response(await kms_call(trust.versions, name), media_type=CBOR)
+
+    @app.post("/v1/remove")
+    async def remove(request: Request) -> dict[str, bool]:
+        """Remove a function on a tenant-signed removal: the KMS first (its keys and records,
+        the check of the tenant's signature), then its bundles and enclaves here."""
+        body = await _read_body(request, MAX_REMOVAL)
+        await kms_call(trust.remove_function, body)
+        name = removal_name(body)
+        try:
+            registry.remove(name)
+        except sqlite3.Error:
+            raise StorageUnavailable("the function registry is unavailable") from None
+        transport.removed(name)
+        events.emit("removed", function=name)
+        return {"removed": True}
 
     @app.get("/v1/functions")
     def list_functions() -> list[dict[str, Any]]:
