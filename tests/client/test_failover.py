@@ -87,7 +87,7 @@ class Host:
         return Starlette(
             routes=[
                 Route("/v1/invoke/{name:path}", self.invoke, methods=["POST"]),
-                Route("/v1/functions/{name:path}/enclaves", self.enclaves, methods=["GET"]),
+                Route("/v1/enclaves/{name:path}", self.enclaves, methods=["GET"]),
                 Route("/{path:path}", other, methods=["GET", "POST"]),
             ]
         )

@@ -274,7 +274,7 @@ def test_the_gateway_recommends_enclaves_and_the_sdk_seals_to_one_of_them(
     running: EmbeddedPlatform, client: Client
 ) -> None:
     running.deploy(client, echo_bundle())
-    url = f"{running.gateway_url}/v1/functions/acme/echo/enclaves"
+    url = f"{running.gateway_url}/v1/enclaves/acme/echo"
     (cold,) = httpx.get(url).json()["enclaves"]
     assert cold["warm"] is False and len(bytes.fromhex(cold["key_id"])) == 32
     invocation = client.invoke("acme/echo", b"x")
@@ -284,17 +284,17 @@ def test_the_gateway_recommends_enclaves_and_the_sdk_seals_to_one_of_them(
 
 
 def test_the_enclaves_of_an_unknown_function_are_404(running: EmbeddedPlatform) -> None:
-    answer = httpx.get(f"{running.gateway_url}/v1/functions/acme/ghost/enclaves")
+    answer = httpx.get(f"{running.gateway_url}/v1/enclaves/acme/ghost")
     assert (answer.status_code, answer.json()["error"]) == (404, "UnknownFunctionName")
 
 
-def test_a_function_named_like_the_enclaves_route_still_gets_its_record(
+def test_a_function_named_like_a_route_gets_its_record_and_runs(
     running: EmbeddedPlatform, client: Client
 ) -> None:
-    """`GET /v1/functions/acme/x/enclaves` is the record of `acme/x/enclaves` while no
-    function `acme/x` is deployed."""
+    """No route hangs below `/v1/functions/{name}`, where a name with `/` would reach it."""
     record = running.deploy(client, echo_bundle("acme/x/enclaves"))
     assert client.function("acme/x/enclaves", refresh=True) == record
+    assert client.invoke("acme/x/enclaves", b"x").output == b"x"
 
 
 def test_one_envelope_sent_many_times_at_once_runs_once(

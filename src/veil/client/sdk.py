@@ -214,7 +214,7 @@ class Client(_Base):
         cached = self._cached_set(name, refresh)
         if cached is not None:
             return cached
-        answer = self._call("GET", f"/v1/functions/{name}/enclaves").json()
+        answer = self._call("GET", f"/v1/enclaves/{name}").json()
         return self._learn_set(name, answer)
 
     def enclave_for(self, name: str) -> bytes:
@@ -322,7 +322,7 @@ class AsyncClient(_Base):
         cached = self._cached_set(name, refresh)
         if cached is not None:
             return cached
-        answer = (await self._call("GET", f"/v1/functions/{name}/enclaves")).json()
+        answer = (await self._call("GET", f"/v1/enclaves/{name}")).json()
         return self._learn_set(name, answer)
 
     async def enclave_for(self, name: str) -> bytes:

@@ -309,20 +309,18 @@ def gateway_app(
             for e in registry.entries()
         ]
 
-    @app.get("/v1/functions/{name:path}/enclaves")
+    @app.get("/v1/enclaves/{name:path}")
     async def function_enclaves(name: str) -> Response:
         """The enclaves the host recommends sealing `name`'s requests to (`{"enclaves": [...]}`).
 
         Each is `{"key_id": hex, "warm": bool}`; a client seals each request to
         one of them. Only a recommendation: a host can offer whom it likes, and
-        an enclave runs only what is sealed to it, once. A function whose own
-        name ends in `/enclaves` gets its record here, as from the route below.
+        an enclave runs only what is sealed to it, once. Not under
+        `/v1/functions/{name}`: a function name may hold any number of `/`.
         """
         try:
             return JSONResponse({"enclaves": await transport.recommend(name)})
         except FunctionNotDeployed:
-            if registry.get(f"{name}/enclaves") is not None:
-                return await get_function(f"{name}/enclaves")
             return error_answer(404, "UnknownFunctionName", f"function {name!r} is not deployed")
 
     @app.get("/v1/functions/{name:path}")
