@@ -28,6 +28,7 @@ from veil.kms.errors import (
     UnknownTenant,
     WrongKms,
 )
+from veil.kms.secrets import SecretKeeper
 from veil.kms.store import FunctionRow, KmsStore
 from veil.registration import (
     MAX_REGISTRATION,
@@ -83,6 +84,8 @@ class KeyBroker:
             self._seal = hazmat.HpkePrivateKey(SEAL_SUITE, sealed)
         self.seal_key = SealKey.signed(self._seal, self._key)
         """The key tenants seal registrations to (code keys, secrets); published, pinned."""
+        self.secrets = SecretKeeper(store, self._seal, self._tenant_key, clock)
+        """`veil secret set/rm/ls`: the versioned secrets every grant carries."""
 
     @property
     def public_key(self) -> VerifyKey:
@@ -132,6 +135,7 @@ class KeyBroker:
             )
             record = self._sign_record(row, now_us // 1000)
             self._store.put_function(dataclasses.replace(row, record=record))
+            self.secrets.from_deploy(reg.name, reg.secrets, reg.issued_us)
             return record
 
     def _now_ms(self) -> int:
@@ -229,7 +233,7 @@ class KeyBroker:
         sealed = recipes.seal_grant(
             result.binding.hpke_suite,
             result.binding.hpke_key,
-            GrantedKeys(row.private_key, part.secrets, part.code_key).to_bytes(),
+            GrantedKeys(row.private_key, self.secrets.current(row.name), part.code_key).to_bytes(),
             grant_info(row.name, row.digest, row.version, enclave_id),
         )
         log.info("released keys of %s to enclave %s", row.name, enclave_id.hex()[:16])
