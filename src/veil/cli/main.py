@@ -12,6 +12,7 @@ from veil.cli.bench import bench
 from veil.cli.context import state
 from veil.cli.demo import demo
 from veil.cli.evidence import evidence_app
+from veil.cli.secrets import secret_app
 
 app = typer.Typer(
     name="veil",
@@ -56,6 +57,7 @@ for command in (
 ):
     app.command()(command)
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(secret_app, name="secret")
 
 
 def main() -> None:

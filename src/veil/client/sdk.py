@@ -233,6 +233,12 @@ class Client(_Base):
         listed: list[dict[str, Any]] = self._call("GET", "/v1/functions").json()
         return listed
 
+    def refresh(self, name: str) -> int:
+        """Ask the gateway to renew `name`'s grants in its warm enclaves now (after a `veil
+        secret set`); how many it renewed. A host may ignore it: grants expire anyway."""
+        renewed: int = self._call("POST", f"/v1/functions/{name}/refresh").json()["renewed"]
+        return renewed
+
     def enclave_set(self, name: str, *, refresh: bool = False) -> list[bytes]:
         """Key ids of the enclaves the gateway recommends for `name` (cached briefly)."""
         cached = self._cached_set(name, refresh)

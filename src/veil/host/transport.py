@@ -118,6 +118,11 @@ class EnclaveTransport(Protocol):
         enclaves (they would refuse requests sealed to the new record as `StaleVersion`)."""
         ...
 
+    async def refresh(self, function: str) -> int:
+        """Give every warm enclave of `function` a fresh key grant now (rotated secrets);
+        return how many took one. Liveness only: the grant expiry bounds any delay."""
+        ...
+
     def enclaves(self) -> list[dict[str, Any]]:
         """Each enclave's id, state, TEE, key id, functions and attestation result."""
         ...
