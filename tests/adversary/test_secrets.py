@@ -5,11 +5,11 @@ never through the gateway; the host may still own the network between them,
 so here the tenant's writes travel through `trust_tap` (recorded, replayable).
 The function answers the variable its input names, sealed to the client.
 
-| attack | typed error expected | enclave keeps serving | no plaintext reaches the host |
+| attack | typed error expected | keeps serving | no plaintext seen |
 |---|---|---|---|
-| an old `secret set` replayed to the KMS after a newer one | `StaleSecretWrite` | yes, the newer value | yes |
-| an older key grant (old secrets) relayed to the enclave after a newer one | none: the enclave keeps the newer grant's secrets | yes, the newer value | yes |
-| the renewal after a `secret set` never done | none: a delay, bounded by the grant TTL (300 s) | yes, the old value until then | yes |
+| old `secret set` replayed after a newer one | `StaleSecretWrite` | yes, the newer value | yes |
+| older grant (old secrets) relayed after a newer one | none: newer ones kept | yes, newer | yes |
+| renewal after a `secret set` never relayed | none: delayed to grant expiry | yes, old | yes |
 """
 
 from __future__ import annotations

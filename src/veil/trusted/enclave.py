@@ -133,14 +133,15 @@ class Enclave:
             raise GrantExpired("key grant has expired")
         record = FunctionRecord.verify(g.record, self._kms_key)
         info = grant_info(record.name, record.digest, record.version, self.key_id)
-        keys = GrantedKeys.from_bytes(recipes.open_grant(self._hpke, g.sealed, info))
         old = self._functions.get(record.name)
         if old is not None and old.record.version >= record.version:
             if (old.record.version, old.record.digest) != (record.version, record.digest):
                 raise RollbackRefused("grant is for an older version than this enclave holds")
             if g.expires_ms >= old.expires_ms:  # not older than the last: the KMS's secrets now
+                keys = GrantedKeys.from_bytes(recipes.open_grant(self._hpke, g.sealed, info))
                 old.expires_ms, old.sandbox.variables.secrets = g.expires_ms, keys.secrets
             return old.record
+        keys = GrantedKeys.from_bytes(recipes.open_grant(self._hpke, g.sealed, info))
         bundle = SealedBundle.from_bytes(sealed_bundle).open(
             keys.code_key, digest=record.digest, signer=VerifyKey(record.signer)
         )
