@@ -7,6 +7,7 @@ import pty
 from pathlib import Path
 from subprocess import PIPE
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -125,3 +126,9 @@ def test_deploy_refuses_a_secret_that_clashes_with_config(veil: CliRunner, tmp_p
     path = project(tmp_path, "sec-clash", config='api-token = "in the clear"')
     out = run(veil, "deploy", str(path), "--secret", "api-token=sealed", code=2)
     assert "api-token" in out and "[config]" in out
+
+
+def test_the_gateway_refresh_of_a_function_not_deployed_is_404(embedded: EmbeddedPlatform) -> None:
+    answer = httpx.post(f"{embedded.gateway_url}/v1/functions/cli/never-deployed/refresh")
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "FunctionNotDeployed"
