@@ -51,7 +51,7 @@ def human_errors() -> Iterator[None]:
     """
     try:
         yield
-    except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+    except (click.exceptions.Exit, typer.Exit, click.ClickException, click.exceptions.Abort):
         raise
     except (
         NotInitialised,

@@ -113,6 +113,9 @@ def deploy(
     with human_errors():
         config = load_config()
         bundle = _build(path, config.tenant)
+        if clash := sorted(secrets.keys() & bundle.manifest.config.keys()):
+            error(f"{', '.join(clash)}: both a --secret and a [config] value; pick one")
+            raise typer.Exit(2)
         name, project, owners = bundle.manifest.name, origin(path), Owners(state.data_dir)
         with gateway_client(config) as client:
             deployed = any(f["name"] == name for f in client.functions())

@@ -13,6 +13,7 @@ from veil.cli.completion import completion
 from veil.cli.context import state
 from veil.cli.demo import demo
 from veil.cli.evidence import evidence_app
+from veil.cli.secrets import secret_app
 
 app = typer.Typer(
     name="veil",
@@ -62,6 +63,7 @@ for command in (
 ):
     app.command()(command)
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(secret_app, name="secret")
 
 
 def main() -> None:

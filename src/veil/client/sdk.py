@@ -209,6 +209,12 @@ class Client(_Base):
         """Remove `name` and all its versions, on the tenant's signed word."""
         self._call("POST", "/v1/remove", **self._deploy_args(Removal(tenant, name).sign(key)))
 
+    def refresh(self, name: str) -> int:
+        """Ask the gateway to renew `name`'s grants in its warm enclaves now (after a `veil
+        secret set`); how many it renewed. A host may ignore it: grants expire anyway."""
+        renewed: int = self._call("POST", f"/v1/refresh/{name}").json()["renewed"]
+        return renewed
+
     def enclave_set(self, name: str, *, refresh: bool = False) -> list[bytes]:
         """Key ids of the enclaves the gateway recommends for `name` (cached briefly)."""
         cached = self._cached_set(name, refresh)

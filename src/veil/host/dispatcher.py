@@ -209,6 +209,12 @@ class Dispatcher:
         self.events.emit("grant_renewed", function=function, enclave=worker.id)
         return True
 
+    async def refresh(self, function: str) -> int:
+        """A fresh grant (so the KMS's current secrets) for every warm enclave of `function`."""
+        warm = [w for w in self.workers.values() if function in w.functions]
+        renewed = await asyncio.gather(*(self._renew(w, function) for w in warm))
+        return sum(renewed)
+
     async def _reanchor(self, worker: WorkerHandle, error: VeilError) -> None:
         """A fresh KMS time anchor for `worker`, or `error` (the clock refusal) stands."""
         self.events.emit("clock_reanchored", enclave=worker.id, error=type(error).__name__)

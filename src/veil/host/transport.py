@@ -122,6 +122,11 @@ class EnclaveTransport(Protocol):
         """`function` was removed: no enclave may keep serving it in any version."""
         ...
 
+    async def refresh(self, function: str) -> int:
+        """Give every warm enclave of `function` a fresh key grant now (rotated secrets);
+        return how many took one. Liveness only: the grant expiry bounds any delay."""
+        ...
+
     def enclaves(self) -> list[dict[str, Any]]:
         """Each enclave's id, state, TEE, key id, functions and attestation result."""
         ...

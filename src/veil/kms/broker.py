@@ -29,6 +29,7 @@ from veil.kms.errors import (
     VersionNotRetained,
     WrongKms,
 )
+from veil.kms.secrets import SecretKeeper
 from veil.kms.store import FunctionRow, KmsStore
 from veil.registration import (
     MAX_REGISTRATION,
@@ -95,6 +96,8 @@ class KeyBroker:
             self._seal = hazmat.HpkePrivateKey(SEAL_SUITE, sealed)
         self.seal_key = SealKey.signed(self._seal, self._key)
         """The key tenants seal registrations to (code keys, secrets); published, pinned."""
+        self.secrets = SecretKeeper(store, self._seal, self._tenant_key, clock)
+        """`veil secret set/rm/ls`: the versioned secrets every grant carries."""
 
     @property
     def public_key(self) -> VerifyKey:
@@ -141,6 +144,7 @@ class KeyBroker:
             )
             record = self._sign_record(row, self._now_ms())
             self._store.put_function(dataclasses.replace(row, record=record), retain=self.retain)
+            self.secrets.from_deploy(reg.name, reg.secrets, reg.issued_us)
             return record
 
     def _check_newer(self, name: str, issued_us: int) -> int:
@@ -241,6 +245,11 @@ class KeyBroker:
             raise VersionNotRetained(f"{name} is not a retained version of a registered function")
         return row
 
+    def _secrets_of(self, name: str) -> dict[str, bytes]:
+        """The function's current secrets; a pinned version (`base@N`) gets its function's, so a
+        `veil secret set` reaches old code too (the secrets are the tenant's, not the code's)."""
+        return self.secrets.current(split_pinned(name)[0])
+
     def _still_fresh(self, stored: bytes, now_ms: int) -> bytes | None:
         """`stored` (after a restart) if it has more than half its validity left."""
         try:
@@ -288,7 +297,7 @@ class KeyBroker:
         sealed = recipes.seal_grant(
             result.binding.hpke_suite,
             result.binding.hpke_key,
-            GrantedKeys(row.private_key, part.secrets, part.code_key).to_bytes(),
+            GrantedKeys(row.private_key, self._secrets_of(row.name), part.code_key).to_bytes(),
             grant_info(row.name, row.digest, row.version, enclave_id),
         )
         log.info("released keys of %s to enclave %s", row.name, enclave_id.hex()[:16])

@@ -51,6 +51,11 @@ class StaleRegistration(KmsRefused):
     """A registration outside the time window, or not newer than the one in force: a replay."""
 
 
+class StaleSecretWrite(KmsRefused):
+    """A `veil secret` write or listing outside the time window, or a write not newer than
+    the last one to that secret: a replay (the secret's `StaleRegistration`)."""
+
+
 class SimRefusedInProduction(KmsRefused):
     """A policy that accepts the sim TEE, sent to a KMS running in production mode."""
 
@@ -71,6 +76,7 @@ KMS_ERRORS: Final[Mapping[str, type[errors.VeilError]]] = {
         DigestNotRegistered,
         WrongKms,
         StaleRegistration,
+        StaleSecretWrite,
         SimRefusedInProduction,
     ),
 }

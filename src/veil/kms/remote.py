@@ -91,6 +91,21 @@ class RemoteTrust:
     def remove_function(self, removal: bytes) -> None:
         self._request("POST", "/v1/remove", content=removal, headers={"content-type": CBOR})
 
+    def write_secret(self, write: bytes) -> dict[str, Any]:
+        """Send a signed `veil.secret_request.SecretWrite`; the KMS answers its new version."""
+        headers = {"content-type": CBOR}
+        entry: dict[str, Any] = self._request(
+            "POST", "/v1/secrets", content=write, headers=headers
+        ).json()
+        return entry
+
+    def list_secrets(self, query: bytes) -> list[dict[str, Any]]:
+        headers = {"content-type": CBOR}
+        entries: list[dict[str, Any]] = self._request(
+            "POST", "/v1/secrets/list", content=query, headers=headers
+        ).json()
+        return entries
+
     def release(self, key_request: bytes) -> bytes:
         return self._request(
             "POST", "/v1/release", content=key_request, headers={"content-type": CBOR}

@@ -131,6 +131,17 @@ def trust_app(kms: KeyBroker, verifier: AttestationService, admin_token: str) ->
         await asyncio.to_thread(kms.remove_function, await _body(request))
         return {"removed": True}
 
+    @app.post("/v1/secrets")
+    async def write_secret(request: Request) -> dict[str, object]:
+        """A tenant-signed `veil secret set/rm` (straight from the tenant, never the gateway)."""
+        entry = await asyncio.to_thread(kms.secrets.write, await _body(request))
+        return entry.to_json()
+
+    @app.post("/v1/secrets/list")
+    async def list_secrets(request: Request) -> list[dict[str, object]]:
+        """A function's secret names and versions for its tenant's signed query; no values."""
+        return [e.to_json() for e in kms.secrets.listing(await _body(request))]
+
     @app.post("/v1/release")
     async def release(request: Request) -> Response:
         """A key grant for an attested enclave, or a refusal."""

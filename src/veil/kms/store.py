@@ -7,6 +7,7 @@ data, so a row copied onto another function does not open.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from veil.trusted.crypto import hazmat, recipes
 
@@ -109,6 +111,19 @@ class KmsStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction, for tables kept beside this store's (`veil.kms.secrets`)."""
+        return self._tx()
+
+    def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, args).fetchall()
+
+    def seal_at_rest(self, label: str, data: bytes) -> bytes:
+        return self._seal(label, data)
+
+    def open_at_rest(self, label: str, data: bytes) -> bytes:
+        return self._open(label, data)
 
     def _seal(self, label: str, data: bytes) -> bytes:
         return recipes.seal_at_rest(self._master, label, data)

@@ -66,8 +66,12 @@ class Manifest:
     limits: Limits = field(default_factory=Limits)
     suite: str = Suite.X25519.value
     capture_logs: bool = False
+    config: dict[str, str] = field(default_factory=dict)
+    """`[config]` of veil.toml: plain values the guest reads like secrets; the host sees them."""
 
     def __post_init__(self) -> None:
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.config.items()):
+            raise MalformedMessage("config must map names to strings")
         if (
             not self.name
             or len(self.name) > 128
@@ -79,7 +83,8 @@ class Manifest:
         parse_suite(self.suite)
 
     def to_cbor_obj(self) -> dict[str, Any]:
-        return asdict(self)
+        # No `config` key when empty: a bundle without config keeps the digest it always had.
+        return {k: v for k, v in asdict(self).items() if v or k != "config"}
 
     @classmethod
     def from_cbor_obj(cls, obj: object) -> Manifest:
@@ -94,6 +99,7 @@ class Manifest:
                 "limits": dict,
                 "suite": str,
                 "capture_logs": bool,
+                "config?": dict,
             },
         )
         limits = cbor.check_map(m["limits"], {k: int for k in Limits.__dataclass_fields__})

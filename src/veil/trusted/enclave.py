@@ -80,7 +80,7 @@ class LoadedFunction:
     bundle: Bundle
     key: hazmat.HpkePrivateKey
     sandbox: Sandbox
-    secrets: dict[str, bytes]
+    """Holds the function's secrets too (`sandbox.variables`), for its guest to read."""
     expires_ms: int
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -124,20 +124,23 @@ class Enclave:
     def install(self, sealed_bundle: bytes, grant: bytes) -> FunctionRecord:
         """Verify a key grant, open and verify its bundle, then load the function's sandbox.
 
-        Never a lower version than the one loaded; the same one only extends its grant."""
+        Never a lower version than the one loaded; the same one only extends its grant and,
+        if newer than the last, replaces its secrets (rotation without a redeploy)."""
         g = KeyGrant.verify(grant, self._kms_key)
         if g.enclave_key_id != self.key_id:
             raise GrantRefused("key grant is for another enclave")
         if g.expires_ms <= self._now_ms():
             raise GrantExpired("key grant has expired")
         record = FunctionRecord.verify(g.record, self._kms_key)
+        info = grant_info(record.name, record.digest, record.version, self.key_id)
         old = self._functions.get(record.name)
         if old is not None and old.record.version >= record.version:
             if (old.record.version, old.record.digest) != (record.version, record.digest):
                 raise RollbackRefused("grant is for an older version than this enclave holds")
-            old.expires_ms = max(old.expires_ms, g.expires_ms)
+            if g.expires_ms >= old.expires_ms:  # not older than the last: the KMS's secrets now
+                keys = GrantedKeys.from_bytes(recipes.open_grant(self._hpke, g.sealed, info))
+                old.expires_ms, old.sandbox.variables.secrets = g.expires_ms, keys.secrets
             return old.record
-        info = grant_info(record.name, record.digest, record.version, self.key_id)
         keys = GrantedKeys.from_bytes(recipes.open_grant(self._hpke, g.sealed, info))
         bundle = SealedBundle.from_bytes(sealed_bundle).open(
             keys.code_key, digest=record.digest, signer=VerifyKey(record.signer)
@@ -149,7 +152,8 @@ class Enclave:
         if key.public_bytes != record.public_key:
             raise GrantRefused("granted key does not match the function record")
         sandbox = load_sandbox(self._engine, bundle)
-        loaded = LoadedFunction(record, bundle, key, sandbox, keys.secrets, g.expires_ms)
+        sandbox.variables.secrets = keys.secrets
+        loaded = LoadedFunction(record, bundle, key, sandbox, g.expires_ms)
         self._functions[record.name] = loaded
         if old is not None:
             old.sandbox.close()

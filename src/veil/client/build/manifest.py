@@ -15,6 +15,10 @@
     fuel = 1000000000
     timeout_ms = 2000
 
+    [config]                  # plain strings the function reads with `variable(name)`
+    greeting = "hello"        # in the clear manifest: the host can read them (secrets
+                              # go to the KMS with `veil secret set` instead)
+
 Anything left out takes the runtime's default below (CPython needs far
 more memory and fuel than QuickJS, and both more than a raw Wasm module).
 Anything else is refused by name: a misspelt limit silently left at its
@@ -25,10 +29,11 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final, Literal, cast, get_args
 
+from veil.secret_request import check_name
 from veil.trusted.bundle import Limits, Manifest
 from veil.trusted.errors import MalformedMessage
 
@@ -80,7 +85,7 @@ LIMIT_MAXIMA: Final[dict[str, int]] = {
     "max_output": 16 * 2**20,
 }
 """The largest value of each limit: past it the sandbox or the wire would refuse it later."""
-_TABLES: Final = ("function", "limits")
+_TABLES: Final = ("function", "limits", "config")
 
 
 class BuildError(ValueError):
@@ -120,6 +125,7 @@ class Project:
     suite: str
     capture_logs: bool
     limits: Limits
+    config: dict[str, str] = field(default_factory=dict)
 
     def manifest(self, tenant: str | None = None) -> Manifest:
         """The bundle manifest; `tenant` prefixes a bare name ("hello" -> "acme/hello")."""
@@ -134,6 +140,7 @@ class Project:
                 limits=self.limits,
                 suite=self.suite,
                 capture_logs=self.capture_logs,
+                config=self.config,
             )
         except MalformedMessage as exc:
             raise InvalidVeilToml(f"{self.path / MANIFEST_FILE}: {exc}") from None
@@ -194,7 +201,23 @@ def parse_project(text: str, src_dir: Path) -> Project:
         suite=fn.get("suite", "x25519"),
         capture_logs=fn.get("capture_logs", False),
         limits=_fitting(Limits(**{**defaults["limits"], **limits}), where),
+        config=_config(doc, where),
     )
+
+
+def _config(doc: dict[str, Any], where: Path) -> dict[str, str]:
+    """`[config]`: variable names (as for secrets) to strings."""
+    value = doc.get("config", {})
+    if not isinstance(value, dict):
+        raise InvalidVeilToml(f"'config' in {where} must be a table, [config]")
+    for key, item in value.items():
+        try:
+            check_name(key)
+        except ValueError as exc:
+            raise InvalidVeilToml(f"[config] in {where}: {exc}") from None
+        if not isinstance(item, str):
+            raise InvalidVeilToml(f"[config] {key} in {where} must be a string, not {item!r}")
+    return dict(value)
 
 
 def _fitting(limits: Limits, where: Path) -> Limits:

@@ -167,6 +167,10 @@ def render_manifest(name: str, runtime: Runtime) -> str:
         "",
         "[limits]",
         *(_limit(runtime, key, value) for key, value in asdict(scaffold_limits(runtime)).items()),
+        "",
+        "# Plain values the function reads with variable(name); the host can read them too.",
+        "# Secrets go to the KMS instead: `veil secret set FUNCTION NAME` (docs/functions.md).",
+        "[config]",
     ]
     return "\n".join(lines) + "\n"
 

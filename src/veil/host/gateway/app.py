@@ -309,6 +309,17 @@ def gateway_app(
             for e in registry.entries()
         ]
 
+    @app.post("/v1/refresh/{name:path}")
+    async def refresh(name: str) -> dict[str, int]:
+        """Renew `name`'s grants in its warm enclaves now, after `veil secret set`.
+
+        Unauthenticated: it only asks the host to do sooner what grant expiry
+        forces anyway, and a host can always delay it (up to the grant's TTL).
+        """
+        if registry.get(name) is None:
+            raise FunctionNotDeployed(f"function {name!r} is not deployed")
+        return {"renewed": await transport.refresh(name)}
+
     @app.get("/v1/enclaves/{name:path}")
     async def function_enclaves(name: str) -> Response:
         """The enclaves the host recommends sealing `name`'s requests to (`{"enclaves": [...]}`).

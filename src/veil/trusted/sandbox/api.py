@@ -12,6 +12,7 @@ from veil.trusted.errors import FunctionError, MessageTooLarge
 from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.errors import ABIViolation, classify
 from veil.trusted.sandbox.snapshot import PAGE
+from veil.trusted.sandbox.variables import Variables
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Sandbox(Protocol):
     """
 
     snapshot_hash: bytes
+    variables: Variables
 
     def invoke(self, data: bytes) -> Output: ...
 
@@ -46,6 +48,7 @@ class Limited:
         self._engine = engine
         self._limits = bundle.manifest.limits
         self._ticks = engine.deadline_ticks(self._limits.timeout_ms)
+        self.variables = Variables(bundle.manifest.config)
 
     def _new_store(self, wasi: wasmtime.WasiConfig, instances: int = 1) -> wasmtime.Store:
         """A store capped at the manifest's memory, armed for one request."""

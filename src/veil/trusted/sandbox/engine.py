@@ -16,6 +16,7 @@ import wasmtime
 import wasmtime.component
 
 from veil.trusted.sandbox.errors import ABIViolation
+from veil.trusted.sandbox.variables import reactor_import
 
 T = TypeVar("T")
 
@@ -53,13 +54,15 @@ class SandboxEngine:
             return result
 
     def compile_module(self, wasm: bytes) -> wasmtime.InstancePre:
-        """Compile a core module, its imports resolved against WASI and nothing else."""
+        """Compile a core module, its imports resolved against WASI and `veil.variable` only."""
         try:
             module = wasmtime.Module(self.engine, wasm)
         except wasmtime.WasmtimeError as exc:
             raise ABIViolation(f"code does not compile as Wasm: {exc}") from None
         linker = wasmtime.Linker(self.engine)
         linker.define_wasi()
+        ty = wasmtime.FuncType([wasmtime.ValType.i32()] * 4, [wasmtime.ValType.i32()])
+        linker.define_func("veil", "variable", ty, reactor_import, access_caller=True)
         try:
             return linker.instantiate_pre(module)
         except wasmtime.WasmtimeError as exc:

@@ -52,6 +52,8 @@ class PythonSandbox(Limited):
         )
         self._linker = wasmtime.component.Linker(engine.engine)
         self._linker.add_wasip2()
+        with self._linker.root() as root:  # the world's `variable` import
+            root.add_func("variable", lambda _store, name: self.variables.get(name))
         # Every request starts from the component's own initial state, so its hash.
         self.snapshot_hash = sha256(b"veil/snapshot/python-component/v1", bundle.code)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veil-python-rewind")

@@ -36,12 +36,12 @@ ENGINE_SHA256: Final = bytes.fromhex(
 """SHA-256 of the QuickJS-NG engine Wasm; part of the enclave's measured runtime."""
 
 PRELUDE_SHA256: Final = bytes.fromhex(
-    "ec4cbd664a980fda2b426389da1b33867beeca7d8f6c133cd61811b175d3d964"
+    "84762dadccb3418d9423aa9cbe4888a8d7555250f36789e1f5e4cf6b9c8e60c6"
 )
 """SHA-256 of `quickjs_prelude.js`: pinned in this measured source, so measured too."""
 
 SEED_LEN: Final = 16
-"""Bytes of host entropy prefixed to every request's input (reseeds `Math.random`)."""
+"""Host entropy before each input (reseeds `Math.random`); then u32 length + variables' JSON."""
 STATUS_OK, STATUS_ERROR, STATUS_OOM, STATUS_PENDING = 0, 1, 2, 3
 """First byte of the prelude's `finish()` result."""
 
@@ -193,8 +193,10 @@ class QuickJsSandbox(Limited):
             self.rewind()
 
     def _run(self, js: qjs.JsApi, data: bytes) -> Output:
-        ptr = js.write(os.urandom(SEED_LEN) + data)
-        body = js.f["JS_NewUint8ArrayCopy"](js.ctx, ptr, SEED_LEN + len(data))
+        names = self.variables.as_json()
+        head = os.urandom(SEED_LEN) + struct.pack("<I", len(names)) + names
+        ptr = js.write(head + data)
+        body = js.f["JS_NewUint8ArrayCopy"](js.ctx, ptr, len(head) + len(data))
         if qjs.is_exception(body) or qjs.is_exception(js.call(self._start, [self._handler, body])):
             raise FunctionOutOfMemory("no memory left for the request")
         js.drain()

@@ -1,8 +1,8 @@
 // The JavaScript the QuickJS runtime evaluates before the tenant's handler.
 //
 // Part of the trusted runtime (its hash is in the runtime hash); it only
-// builds plain JavaScript values: Request, Response, a console that writes
-// into a buffer, and a Math.random reseeded per request from host entropy
+// builds plain JavaScript values: Request, Response, veil.variable, a console
+// that writes into a buffer, and a Math.random reseeded per request from host entropy
 // (without it every request would replay the snapshot's sequence). The three
 // functions the host calls are the script's value, never stored on
 // globalThis, so handler code cannot replace them.
@@ -83,16 +83,27 @@
     if (e instanceof Error) return `${e.name}: ${e.message}\n${e.stack || ""}`;
     try { return "Uncaught " + show(e); } catch (x) { return "Uncaught exception"; }
   };
+  // veil.variable(name): a secret or [config] value of this function (a string), or null.
+  let vars = null, varsRaw = new Uint8Array(0);
+  const variable = (name) => {
+    if (vars === null) vars = JSON.parse(decode(varsRaw));
+    name = String(name);
+    return Object.prototype.hasOwnProperty.call(vars, name) ? vars[name] : null;
+  };
+  globalThis.veil = Object.freeze({ variable });
   let outcome = null;
   const start = (handle, input) => {
-    const seed = new DataView(input.buffer, input.byteOffset, SEED_LEN);
+    const seed = new DataView(input.buffer, input.byteOffset, SEED_LEN + 4);
     s0 = seed.getInt32(0) | 1; s1 = seed.getInt32(4); s2 = seed.getInt32(8); s3 = seed.getInt32(12);
+    const varsEnd = SEED_LEN + 4 + seed.getUint32(SEED_LEN, true);
+    varsRaw = input.subarray(SEED_LEN + 4, varsEnd);
+    vars = null;
     capture = CAPTURE_LOGS;
     outcome = null;
     const settle = (status, body) => { if (outcome === null) outcome = [status, body]; };
     const fail = (e) => settle(isOom(e) ? 2 : 1, isOom(e) ? new Uint8Array(0) : encode(describe(e)));
     try {
-      const result = handle(new Request(input.subarray(SEED_LEN)));
+      const result = handle(new Request(input.subarray(varsEnd)));
       if (result !== null && typeof result === "object" && typeof result.then === "function") {
         Promise.resolve(result).then((v) => settle(0, toBytes(v)), fail);
       } else {

@@ -20,6 +20,7 @@ from veil.trusted.sandbox.engine import SandboxEngine
 from veil.trusted.sandbox.errors import ABIViolation
 from veil.trusted.sandbox.fastpath import NumCall
 from veil.trusted.sandbox.snapshot import InstanceState, Snapshot
+from veil.trusted.sandbox.variables import CURRENT
 from veil.trusted.sandbox.wasm_binary import StateLayout, export_state
 
 ALLOC_EXPORT = "veil_alloc"
@@ -92,12 +93,14 @@ class ReactorSandbox(Limited):
         self._check_input(data)
         store = self._store
         self._arm(store)
+        reading = CURRENT.set(self.variables)
         try:
             out = self._call(store, data)
             return Output(out, self._logs.take() if self._logs is not None else b"")
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             raise self._trapped(exc, store, self._memory) from None
         finally:
+            CURRENT.reset(reading)
             self.rewind()
 
     def _call(self, store: wasmtime.Store, data: bytes) -> bytes:

@@ -7,6 +7,7 @@ export async function handle(request) {
     seen.push(command);
     return Response.json(seen);
   }
+  if (command.startsWith("variable:")) return Response.json(veil.variable(command.slice(9)));
   if (command === "loop") { for (;;) {} }
   if (command === "bomb") {
     const hog = [];

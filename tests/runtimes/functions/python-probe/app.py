@@ -3,7 +3,7 @@
 import os
 import random
 
-from veil_function import Request, Response
+from veil_function import Request, Response, variable
 
 try:  # imported at build time, so it is in the component if CPython for WASI has it
     import socket
@@ -18,6 +18,8 @@ def handle(request: Request) -> Response:
     if command.startswith("remember:"):
         SEEN.append(command)
         return Response.json(SEEN)
+    if command.startswith("variable:"):
+        return Response.json(variable(command.removeprefix("variable:")))
     if command == "loop":
         while True:
             pass

@@ -2,6 +2,7 @@
 
 A handler is `def handle(request: Request) -> Response`; it may also return
 bytes, a str (sent as UTF-8) or any JSON-serialisable value (sent as JSON).
+`variable(name)` reads the function's secrets and `[config]` values.
 """
 
 from __future__ import annotations
@@ -53,3 +54,16 @@ def to_bytes(result: Any) -> bytes:
     if result is None:
         return b""
     return Response.json(result).body
+
+
+def variable(name: str) -> str | None:
+    """A secret (`veil secret set`) or `[config]` value of this function, or None if unset.
+
+    Call it while handling a request: at build time, when the handler's module
+    body runs, there are none. Secrets are read fresh on each call, so a
+    rotated secret shows up on the next request without a redeploy.
+    """
+    import wit_world  # the component's bindings: they exist only inside a built function
+
+    value = wit_world.variable(name)
+    return None if value is None else value.decode("utf-8")
