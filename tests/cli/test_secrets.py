@@ -129,6 +129,6 @@ def test_deploy_refuses_a_secret_that_clashes_with_config(veil: CliRunner, tmp_p
 
 
 def test_the_gateway_refresh_of_a_function_not_deployed_is_404(embedded: EmbeddedPlatform) -> None:
-    answer = httpx.post(f"{embedded.gateway_url}/v1/functions/cli/never-deployed/refresh")
+    answer = httpx.post(f"{embedded.gateway_url}/v1/refresh/cli/never-deployed")
     assert answer.status_code == 404
     assert answer.json()["error"] == "FunctionNotDeployed"
