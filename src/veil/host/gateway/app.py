@@ -25,6 +25,7 @@ from veil.host.gateway.bodies import MAX_DEPLOY, envelope_metadata, parse_deploy
 from veil.host.gateway.console import console_router
 from veil.host.gateway.errors import error_answer, is_refusal, status_for
 from veil.host.gateway.limits import DEPLOY_DEFAULT, INVOKE_DEFAULT, ClientLimit, ClientLimits
+from veil.host.gateway.observe import observe_router
 from veil.host.gateway.records import FreshRecords
 from veil.host.gateway.stats import Sampler, stats_router
 from veil.host.metrics import reply_outcome
@@ -214,6 +215,7 @@ def gateway_app(
     )
     app.include_router(stats_router(sampler))
     app.include_router(console_router())
+    app.include_router(observe_router(transport))
 
     def refusal(exc: VeilError | DispatchError) -> JSONResponse:
         metrics.errors.labels(type(exc).__name__).inc()
@@ -386,29 +388,5 @@ def gateway_app(
     invoke_limit = min(cfg.max_request_bytes, MAX_ENVELOPE)
     app.fast_path = (invoke_fast, invoke_limit, admission.refusal)
     app.client_limits = cfg
-
-    @app.get("/v1/enclaves")
-    def enclaves() -> list[dict[str, Any]]:
-        return transport.enclaves()
-
-    @app.get("/v1/events")
-    def event_log(since: int = 0) -> list[dict[str, Any]]:
-        return events.since(since)
-
-    @app.get("/healthz")
-    async def health() -> dict[str, Any]:
-        """Liveness: on the event loop itself (no thread hop), so it answers while invokes queue."""
-        return {"status": "ok", **transport.load()}
-
-    @app.get("/readyz")
-    async def ready() -> JSONResponse:
-        """Readiness: 200 if the gateway can take new work now, else 503 with the failing checks."""
-        checks = transport.readiness()
-        ready = all(checks.values())
-        return JSONResponse({"ready": ready, **checks}, 200 if ready else 503)
-
-    @app.get("/metrics")
-    def prometheus() -> Response:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app
