@@ -19,6 +19,7 @@ from veil.cli.context import (
     load_config,
     state,
 )
+from veil.cli.logs import tenant_log_key
 from veil.cli.output import err, error, out, plain, say, step, warn
 from veil.cli.owners import Owners, origin
 from veil.client.build import MANIFEST_FILE, BuildCache, read_bundle, read_project, scaffold
@@ -113,6 +114,7 @@ def deploy(
         config = load_config()
         bundle = _build(path, config.tenant)
         name, project, owners = bundle.manifest.name, origin(path), Owners(state.data_dir)
+        log_key = tenant_log_key(state.data_dir).public_bytes
         with gateway_client(config) as client:
             deployed = any(f["name"] == name for f in client.functions())
             owners.check(name, project, deployed=deployed, replace=replace)
@@ -123,6 +125,7 @@ def deploy(
                     key=config.tenant_key(state.data_dir),
                     policy=chosen,
                     secrets=secrets,
+                    log_key=log_key,
                 )
         owners.record(name, project)
     if json_:

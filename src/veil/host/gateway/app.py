@@ -25,6 +25,7 @@ from veil.host.gateway.bodies import MAX_DEPLOY, envelope_metadata, parse_deploy
 from veil.host.gateway.errors import error_answer, is_refusal, status_for
 from veil.host.gateway.limits import DEPLOY_DEFAULT, INVOKE_DEFAULT, ClientLimit, ClientLimits
 from veil.host.gateway.records import FreshRecords
+from veil.host.logstore import LogStore, take_log
 from veil.host.metrics import reply_outcome
 from veil.host.registry import Entry, StaleDeploy
 from veil.host.transport import (
@@ -182,10 +183,15 @@ class _GatewayApp(FastAPI):
 
 
 def gateway_app(
-    transport: EnclaveTransport, trust: TrustServices, config: GatewayConfig | None = None
+    transport: EnclaveTransport,
+    trust: TrustServices,
+    config: GatewayConfig | None = None,
+    logs: LogStore | None = None,
 ) -> FastAPI:
-    """The gateway over `transport` (the enclaves); `trust` relays registrations to the KMS."""
+    """The gateway over `transport` (the enclaves); `trust` relays registrations to the KMS;
+    `logs` keeps functions' sealed log entries (in memory if None)."""
     cfg = config or GatewayConfig()
+    log_store = logs or LogStore()
     registry = transport.registry
     metrics = transport.metrics
     events = transport.events
@@ -292,6 +298,16 @@ def gateway_app(
                 return await get_function(f"{name}/enclaves")
             return error_answer(404, "UnknownFunctionName", f"function {name!r} is not deployed")
 
+    @app.get("/v1/functions/{name:path}/logs")
+    async def function_logs(name: str, after: int = 0) -> Response:
+        """`name`'s sealed log entries after sequence number `after` (`{"entries": [...]}`),
+        oldest first, a page at a time; only the tenant's log key opens them. A function
+        whose own name ends in `/logs` gets its record here, as from the route below."""
+        if registry.get(name) is None and registry.get(f"{name}/logs") is not None:
+            return await get_function(f"{name}/logs")
+        entries = await asyncio.to_thread(log_store.after, name, after)
+        return JSONResponse({"entries": [e.to_json() for e in entries]})
+
     @app.get("/v1/functions/{name:path}")
     async def get_function(name: str) -> Response:
         """The function's current record from the KMS (`FreshRecords`), not the registry's copy:
@@ -322,6 +338,9 @@ def gateway_app(
             raise
         finally:
             admission.leave(name)
+        reply, entry = take_log(name, meta.version, reply)
+        if entry is not None:
+            await asyncio.to_thread(log_store.append, entry)
         metrics.requests.labels(name, reply_outcome(reply)).inc()
         metrics.latency.labels(name).observe(time.perf_counter() - started)
         return Response(reply, media_type=CBOR)
