@@ -309,7 +309,7 @@ class HostileHost:
         return (self.client_tap, self.enclave_tap, self.trust_tap)
 
     def saw(self, secret: bytes) -> bool:
-        """Whether any byte the host carried (its taps) or stored (registry, logs) holds `secret`."""
+        """Whether any byte the host carried (taps) or stored (registry, logs) holds `secret`."""
         files = [*self.data_dir.glob("registry.sqlite3*"), *self.data_dir.glob("logs.sqlite3*")]
         stored = b"".join(p.read_bytes() for p in files)
         return secret in stored or any(tap.saw(secret) for tap in self.taps())

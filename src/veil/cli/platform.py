@@ -78,7 +78,7 @@ def logs(
     name: Annotated[
         str | None, typer.Argument(help="a function: what it printed, opened with your log key")
     ] = None,
-    since: Annotated[int, typer.Option(help="only events after this sequence number")] = 0,
+    since: Annotated[int, typer.Option(help="host events only: after this sequence number")] = 0,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="keep polling; Ctrl-C stops")
     ] = False,
