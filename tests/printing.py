@@ -30,4 +30,4 @@ PRINTER = """(module
 
 def printing_bundle(name: str = "acme/printer") -> Bundle:
     """Prints its input (captured: `capture_logs`), answers b"ok"."""
-    return Bundle(Manifest(name, "1", capture_logs=True), wasmtime.wat2wasm(PRINTER))
+    return Bundle(Manifest(name, "1", capture_logs=True), bytes(wasmtime.wat2wasm(PRINTER)))

@@ -27,10 +27,8 @@ def test_what_was_printed_is_sealed_to_the_tenant_bound_to_its_invocation(
     platform: DirectPlatform,
 ) -> None:
     response, invocation = served(platform, TENANT_LOG_KEY.public_bytes, b"a printed secret")
-    receipt = invocation.receipt  # type: ignore[attr-defined]
-    info = log_info(
-        "acme/printer", 1, receipt.request_id, receipt.served_ms, receipt.enclave_key_id
-    )
+    r = invocation.receipt
+    info = log_info("acme/printer", 1, r.request_id, r.served_ms, r.enclave_key_id)
     assert recipes.open_log(TENANT_LOG_KEY, response.log, info) == b"a printed secret"
     assert b"a printed secret" not in response.log
     with pytest.raises(DecryptionFailed):  # bound to this invocation: another one's info fails
