@@ -81,24 +81,29 @@ def registration_info(tenant: str, name: str, digest: bytes, issued_us: int) -> 
 
 @dataclass(frozen=True)
 class SealedPart:
-    """What a registration seals to the KMS: the deploy's code key and the function's secrets."""
+    """What a registration seals to the KMS: the deploy's code key, the function's secrets and
+    the tenant's log key (public, but kept from the host: see `docs/functions.md`)."""
 
     code_key: bytes
     secrets: dict[str, bytes]
+    log_key: bytes = b""
 
     def to_bytes(self) -> bytes:
-        return cbor.encode({"code_key": self.code_key, "secrets": self.secrets})
+        obj = {"code_key": self.code_key, "secrets": self.secrets}
+        return cbor.encode({**obj, "log_key": self.log_key} if self.log_key else obj)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SealedPart:
-        m = cbor.decode_map(
-            data, limit=MAX_REGISTRATION, fields={"code_key": bytes, "secrets": dict}
-        )
+        fields = {"code_key": bytes, "secrets": dict, "log_key?": bytes}
+        m = cbor.decode_map(data, limit=MAX_REGISTRATION, fields=fields)
         if len(m["code_key"]) != CODE_KEY_SIZE:
             raise MalformedMessage("code key has the wrong length")
         if not all(isinstance(k, str) and isinstance(v, bytes) for k, v in m["secrets"].items()):
             raise MalformedMessage("secrets must map names to bytes")
-        return cls(m["code_key"], m["secrets"])
+        log_key = m.get("log_key", b"")
+        if log_key and len(log_key) != recipes.LOG_SUITE.public_key_size:
+            raise MalformedMessage("tenant log key has the wrong length")
+        return cls(m["code_key"], m["secrets"], log_key)
 
 
 @dataclass(frozen=True)
@@ -121,11 +126,14 @@ class Registration:
     secrets: dict[str, bytes] = field(default_factory=dict)
     issued_us: int = field(default_factory=lambda: time.time_ns() // 1000)
     code_key: bytes = field(default_factory=recipes.new_symmetric_key, repr=False)
+    log_key: bytes = b""
+    """The tenant's log public key (`recipes.LOG_SUITE`): enclaves seal what the function prints
+    to it. Empty: prints go only to the caller, inside its sealed response."""
 
     def sign(self, key: SigningKey, seal_key: SealKey) -> bytes:
         """The signed registration, its code key and secrets sealed to the KMS's `seal_key`."""
         info = registration_info(self.tenant, self.name, self.digest, self.issued_us)
-        part = SealedPart(self.code_key, self.secrets).to_bytes()
+        part = SealedPart(self.code_key, self.secrets, self.log_key).to_bytes()
         sealed = recipes.seal_grant(seal_key.suite, seal_key.public_key, part, info)
         return signed.sign_document(
             key,
@@ -174,7 +182,15 @@ def open_registration(
     policy = Policy.from_obj(m["policy"])
     suite = hazmat.parse_suite(m["suite"])
     return Registration(
-        m["tenant"], m["name"], m["digest"], policy, suite, part.secrets, m["issued"], part.code_key
+        m["tenant"],
+        m["name"],
+        m["digest"],
+        policy,
+        suite,
+        part.secrets,
+        m["issued"],
+        part.code_key,
+        part.log_key,
     )
 
 

@@ -40,6 +40,7 @@ from veil.client.sdk import Client
 from veil.host.dispatcher import Dispatcher
 from veil.host.gateway.app import gateway_app
 from veil.host.ipc import Channel
+from veil.host.logstore import LogStore
 from veil.host.pool import PoolConfig
 from veil.host.registry import Registry
 from veil.kms.remote import RemoteTrust
@@ -284,7 +285,8 @@ class HostileHost:
         self.dispatcher = Dispatcher(
             self.registry, self.trust_tap, self.data_dir / "sim-host.key", self.pool
         )
-        app = gateway_app(self.dispatcher, self.trust_tap)
+        logs = LogStore(self.data_dir / "logs.sqlite3")
+        app = gateway_app(self.dispatcher, self.trust_tap, logs=logs)
         self._stack.enter_context(self.enclave_tap.installed())
         self.url = self._stack.enter_context(serving(app))
         return self
@@ -307,8 +309,9 @@ class HostileHost:
         return (self.client_tap, self.enclave_tap, self.trust_tap)
 
     def saw(self, secret: bytes) -> bool:
-        """Whether any byte the host carried (its taps) or stored (its registry) holds `secret`."""
-        stored = b"".join(p.read_bytes() for p in self.data_dir.glob("registry.sqlite3*"))
+        """Whether any byte the host carried (taps) or stored (registry, logs) holds `secret`."""
+        files = [*self.data_dir.glob("registry.sqlite3*"), *self.data_dir.glob("logs.sqlite3*")]
+        stored = b"".join(p.read_bytes() for p in files)
         return secret in stored or any(tap.saw(secret) for tap in self.taps())
 
     def serves(self, name: str, data: bytes = b"still serving") -> bytes:

@@ -19,7 +19,7 @@ from veil.registration import (
     SealKey,
     open_registration,
 )
-from veil.trusted.crypto import hazmat
+from veil.trusted.crypto import hazmat, recipes
 from veil.trusted.crypto.signing import SigningKey, VerifyKey
 from veil.trusted.errors import BadSignature, DecryptionFailed, MalformedMessage
 from veil.trusted.wire import signed
@@ -69,6 +69,13 @@ def test_neither_the_code_key_nor_a_secret_is_in_the_clear() -> None:
     }
 
 
+def test_the_tenants_log_key_travels_sealed_to_the_kms_only() -> None:
+    log_key = hazmat.HpkePrivateKey.generate(recipes.LOG_SUITE).public_bytes
+    data = registration(log_key=log_key).sign(TENANT, SEAL_KEY)
+    assert log_key not in data
+    assert opened(data).log_key == log_key
+
+
 def test_a_registration_sealed_to_another_kms_does_not_open() -> None:
     other = SealKey.signed(hazmat.HpkePrivateKey.generate(SEAL_SUITE), KMS)
     with pytest.raises(DecryptionFailed):
@@ -108,6 +115,7 @@ def test_a_v1_registration_with_clear_secrets_is_malformed() -> None:
         {"code_key": bytes(16), "secrets": {}},
         {"code_key": bytes(32), "secrets": {"t": "not bytes"}},
         {"code_key": bytes(32)},
+        {"code_key": bytes(32), "secrets": {}, "log_key": bytes(32)},
     ],
 )
 def test_a_sealed_part_of_the_wrong_shape_is_malformed(part: dict[str, object]) -> None:

@@ -20,6 +20,7 @@ from veil.cli.context import (
     state,
 )
 from veil.cli.history import History
+from veil.cli.logs import tenant_log_key
 from veil.cli.output import err, error, out, plain, say, step, warn
 from veil.cli.owners import Owners, origin
 from veil.client.build import MANIFEST_FILE, BuildCache, read_bundle, read_project, scaffold
@@ -117,6 +118,7 @@ def deploy(
             error(f"{', '.join(clash)}: both a --secret and a [config] value; pick one")
             raise typer.Exit(2)
         name, project, owners = bundle.manifest.name, origin(path), Owners(state.data_dir)
+        log_key = tenant_log_key(state.data_dir).public_bytes
         with gateway_client(config) as client:
             deployed = any(f["name"] == name for f in client.functions())
             owners.check(name, project, deployed=deployed, replace=replace)
@@ -127,6 +129,7 @@ def deploy(
                     key=config.tenant_key(state.data_dir),
                     policy=chosen,
                     secrets=secrets,
+                    log_key=log_key,
                 )
         owners.record(name, project)
         History(state.data_dir).keep(name, record.version, bundle)

@@ -15,6 +15,7 @@ from veil.cli.context import (
     load_config,
     state,
 )
+from veil.cli.logs import show, tenant_log_key
 from veil.cli.output import out, plain, say, warn
 from veil.client.config import KEY_FILE, ClientConfig
 from veil.client.keys import save_key
@@ -32,12 +33,13 @@ def init(
     ] = f"http://127.0.0.1:{DEFAULT_GATEWAY_PORT}",
     kms: Annotated[str, typer.Option(help="KMS URL")] = f"http://127.0.0.1:{DEFAULT_TRUST_PORT}",
 ) -> None:
-    """Create the tenant key and client config; register the tenant if the KMS is up."""
+    """Create the tenant keys and client config; register the tenant if the KMS is up."""
     key_path = state.data_dir / KEY_FILE
     if key_path.exists():
         warn(f"{key_path} exists: keeping the existing tenant key")
     else:
         save_key(SigningKey.generate(), key_path)
+    tenant_log_key(state.data_dir)
     config = ClientConfig(tenant=tenant, gateway=gateway, kms=kms)
     config.save(state.data_dir)
     say("tenant [bold]{}[/], key {} (mode 0600)", tenant, key_path)
@@ -73,13 +75,25 @@ def enclaves(json_: JsonOpt = False) -> None:
 
 
 def logs(
-    since: Annotated[int, typer.Option(help="only events after this sequence number")] = 0,
-    follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
+    name: Annotated[
+        str | None, typer.Argument(help="a function: what it printed, opened with your log key")
+    ] = None,
+    since: Annotated[int, typer.Option(help="host events only: after this sequence number")] = 0,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="keep polling; Ctrl-C stops")
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
 ) -> None:
-    """Host-side events (deploys, cold starts, enclave deaths). Payloads never appear here."""
+    """A function's own log (NAME), or host-side events (deploys, cold starts, enclave deaths).
+
+    A function's log is sealed to your tenant log key in its enclave and opened
+    here; the host keeps only ciphertext. Host events never carry payloads.
+    """
     with human_errors():
         config = load_config()
+        if name is not None:
+            show(config, name, follow=follow, json_=json_)
+            return
         with gateway_client(config) as client:
             while True:
                 events = client.events(since)

@@ -23,18 +23,18 @@ import time
 from pathlib import Path
 from typing import Any, Self
 
-import cbor2
 import httpx
 
 from veil.attestation.policy import Policy
 from veil.client.config import ClientConfig, default_data_dir
+from veil.client.deploy import deploy_body
 from veil.client.errors import GatewayError, GatewayUnavailable, SealKeyNotPinned, check
 from veil.client.invoke import Invocation, open_response
 from veil.client.records import RecordBook, StaleRecord
 from veil.client.retry import Attempts, OnRetry
 from veil.client.trust import TrustAnchors
-from veil.registration import Registration, Removal, SealKey, VersionList
-from veil.trusted.bundle import Bundle, SealedBundle, SignedBundle
+from veil.registration import Removal, VersionList
+from veil.trusted.bundle import Bundle
 from veil.trusted.crypto import hazmat
 from veil.trusted.crypto.signing import SigningKey
 from veil.trusted.enclave import StaleVersion
@@ -46,35 +46,6 @@ CBOR = "application/cbor"
 ENCLAVE_SET_TTL_S = 1.0
 """How long a function's recommended enclaves are used before they are asked for again:
 briefly, so a client follows the pool as it grows and shrinks."""
-
-
-def deploy_body(
-    bundle: Bundle,
-    tenant: str,
-    key: SigningKey,
-    policy: Policy,
-    suite: hazmat.Suite | None = None,
-    *,
-    seal_key: SealKey,
-    secrets: dict[str, bytes] | None = None,
-) -> bytes:
-    """A deploy: the signed registration and the bundle, its code sealed under a fresh code key.
-
-    The code key and `secrets` travel only inside the registration, sealed
-    to the KMS's `seal_key`; the host sees the manifest, digest and sizes.
-    """
-    registration = Registration(
-        tenant,
-        bundle.manifest.name,
-        bundle.digest,
-        policy,
-        suite or hazmat.Suite(bundle.manifest.suite),
-        secrets or {},
-    )
-    sealed = SealedBundle.seal(SignedBundle.sign(bundle, key), registration.code_key)
-    return cbor2.dumps(
-        {"registration": registration.sign(key, seal_key), "bundle": sealed.to_bytes()}
-    )
 
 
 class _Base:
@@ -133,11 +104,14 @@ class _Base:
         policy: Policy,
         suite: hazmat.Suite | None,
         secrets: dict[str, bytes] | None,
+        log_key: bytes = b"",
     ) -> bytes:
         if self.trust.kms_seal_key is None:
             raise SealKeyNotPinned("deploying needs the KMS seal key in the trust anchors")
         seal_key = self.trust.kms_seal_key
-        return deploy_body(bundle, tenant, key, policy, suite, seal_key=seal_key, secrets=secrets)
+        return deploy_body(
+            bundle, tenant, key, policy, suite, seal_key=seal_key, secrets=secrets, log_key=log_key
+        )
 
     def _unavailable(self) -> GatewayUnavailable:
         return GatewayUnavailable(self.url)
@@ -181,9 +155,10 @@ class Client(_Base):
         policy: Policy,
         suite: hazmat.Suite | None = None,
         secrets: dict[str, bytes] | None = None,
+        log_key: bytes = b"",
     ) -> FunctionRecord:
-        """Deploy `bundle`; `secrets` reach only the KMS and the function's enclaves."""
-        body = self._deploy_body(bundle, tenant, key, policy, suite, secrets)
+        """Deploy `bundle`; `secrets` reach only the KMS and its enclaves; its prints, `log_key`."""
+        body = self._deploy_body(bundle, tenant, key, policy, suite, secrets, log_key)
         answer = self._call("POST", "/v1/functions", **self._deploy_args(body)).content
         return self.records.accept_deployed(answer, bundle, key.public)
 
@@ -263,10 +238,18 @@ class Client(_Base):
         listed: list[dict[str, Any]] = self._call("GET", "/v1/enclaves").json()
         return listed
 
+    def function_logs(self, name: str, after: int = 0) -> Any:
+        """`name`'s sealed log entries after `after`, unchecked: `veil.client.logs` opens them."""
+        return self._call("GET", f"/v1/logs/{name}", params={"after": after}).json()
+
     def events(self, since: int = 0) -> list[dict[str, Any]]:
         answer = self._call("GET", "/v1/events", params={"since": since})
         listed: list[dict[str, Any]] = answer.json()
         return listed
+        events: list[dict[str, Any]] = self._call(
+            "GET", "/v1/events", params={"since": since}
+        ).json()
+        return events
 
     def close(self) -> None:
         self._http.close()
@@ -306,9 +289,10 @@ class AsyncClient(_Base):
         policy: Policy,
         suite: hazmat.Suite | None = None,
         secrets: dict[str, bytes] | None = None,
+        log_key: bytes = b"",
     ) -> FunctionRecord:
-        """Deploy `bundle`; `secrets` reach only the KMS and the function's enclaves."""
-        body = self._deploy_body(bundle, tenant, key, policy, suite, secrets)
+        """Deploy `bundle`; `secrets` reach only the KMS and its enclaves; its prints, `log_key`."""
+        body = self._deploy_body(bundle, tenant, key, policy, suite, secrets, log_key)
         response = await self._call("POST", "/v1/functions", **self._deploy_args(body))
         return self.records.accept_deployed(response.content, bundle, key.public)
 

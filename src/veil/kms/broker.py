@@ -137,7 +137,7 @@ class KeyBroker:
                 cbor.encode(policy.to_obj()),
                 reg.suite.value,
                 hazmat.HpkePrivateKey.generate(reg.suite).to_bytes(),
-                SealedPart(reg.code_key, reg.secrets).to_bytes(),
+                SealedPart(reg.code_key, reg.secrets, reg.log_key).to_bytes(),
                 b"",
                 last_version + 1,
                 reg.issued_us,
@@ -297,7 +297,9 @@ class KeyBroker:
         sealed = recipes.seal_grant(
             result.binding.hpke_suite,
             result.binding.hpke_key,
-            GrantedKeys(row.private_key, self._secrets_of(row.name), part.code_key).to_bytes(),
+            GrantedKeys(
+                row.private_key, self._secrets_of(row.name), part.code_key, part.log_key
+            ).to_bytes(),
             grant_info(row.name, row.digest, row.version, enclave_id),
         )
         log.info("released keys of %s to enclave %s", row.name, enclave_id.hex()[:16])

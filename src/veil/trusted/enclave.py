@@ -82,6 +82,7 @@ class LoadedFunction:
     sandbox: Sandbox
     """Holds the function's secrets too (`sandbox.variables`), for its guest to read."""
     expires_ms: int
+    log_key: bytes
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -153,7 +154,7 @@ class Enclave:
             raise GrantRefused("granted key does not match the function record")
         sandbox = load_sandbox(self._engine, bundle)
         sandbox.variables.secrets = keys.secrets
-        loaded = LoadedFunction(record, bundle, key, sandbox, g.expires_ms)
+        loaded = LoadedFunction(record, bundle, key, sandbox, g.expires_ms, keys.log_key)
         self._functions[record.name] = loaded
         if old is not None:
             old.sandbox.close()
@@ -185,20 +186,23 @@ class Enclave:
             self._replay.admit(env.meta.request_id, env.meta.deadline_ms, self._now_ms())
             result = self._run(fn, payload.input)
             snapshot = fn.sandbox.snapshot_hash
-        rh = envelope.request_hash(request)
+        rh, rid, served = envelope.request_hash(request), env.meta.request_id, self.clock.read_ms()
         sealed = envelope.seal_result(payload.reply_key, rh, result)
         receipt = Receipt(
             function=fn.record.name,
-            request_id=env.meta.request_id,
+            request_id=rid,
             request_hash=rh,
             response_hash=envelope.response_hash(sealed),
             bundle_digest=fn.record.digest,
             snapshot_hash=snapshot,
             enclave_key_id=self.key_id,
             ok=result.ok,
-            served_ms=self.clock.read_ms(),
+            served_ms=served,
         ).sign(self._sign)
-        return envelope.Response(env.meta.request_id, sealed, receipt, self._attestation).to_bytes()
+        # what it printed, for the tenant only: none if nothing was, or the grant has no log key
+        info = envelope.log_info(fn.record.name, fn.record.version, rid, served, self.key_id)
+        log = recipes.seal_log(fn.log_key, result.logs, info) if result.logs and fn.log_key else b""
+        return envelope.Response(rid, sealed, receipt, self._attestation, log).to_bytes()
 
     @staticmethod
     def _run(fn: LoadedFunction, data: bytes) -> envelope.Result:

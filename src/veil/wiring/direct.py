@@ -114,6 +114,7 @@ class DirectPlatform:
         policy: Policy | None = None,
         suite: hazmat.Suite | None = None,
         secrets: dict[str, bytes] | None = None,
+        log_key: bytes = b"",
     ) -> Deployed:
         """Register `bundle` with the KMS and seal it, as `veil deploy` does (no gateway)."""
         registration = Registration(
@@ -123,6 +124,7 @@ class DirectPlatform:
             policy or Policy.development((measurement().hex(),)),
             suite or hazmat.Suite(bundle.manifest.suite),
             secrets or {},
+            log_key=log_key,
         )
         code_key = registration.code_key
         sealed = SealedBundle.seal(SignedBundle.sign(bundle, self.tenant_key), code_key)

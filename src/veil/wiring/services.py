@@ -7,6 +7,7 @@ lives under one data directory and survives restarts:
     <data-dir>/kms.sqlite3, kms-master.key, kms-admin.token   the KMS
     <data-dir>/verifier.key, sim-host.key                       verifier, sim TEE
     <data-dir>/registry.sqlite3                                 bundles and records
+    <data-dir>/logs.sqlite3                                     functions' sealed logs
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from veil.attestation.sim import SimVerifier, load_or_create_host_key
 from veil.client.config import DEFAULT_GATEWAY_PORT, DEFAULT_TRUST_PORT, default_data_dir
 from veil.host.dispatcher import Dispatcher
 from veil.host.gateway.app import GatewayConfig, gateway_app
+from veil.host.logstore import LogStore
 from veil.host.pool import PoolConfig
 from veil.host.registry import Registry
 from veil.kms.broker import DEFAULT_RETAIN, KeyBroker
@@ -123,7 +125,8 @@ def build_gateway(
     trust = RemoteTrust(trust_url)
     registry = Registry(data_dir / "registry.sqlite3", retain)
     dispatcher = Dispatcher(registry, trust, data_dir / "sim-host.key", pool)
-    return gateway_app(dispatcher, trust, config), dispatcher
+    logs = LogStore(data_dir / "logs.sqlite3")
+    return gateway_app(dispatcher, trust, config, logs), dispatcher
 
 
 def _parser() -> argparse.ArgumentParser:

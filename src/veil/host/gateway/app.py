@@ -10,24 +10,26 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from veil.host.gateway.admission import Admission, retry_headers
 from veil.host.gateway.bodies import MAX_DEPLOY, envelope_metadata, parse_deploy
 from veil.host.gateway.console import console_router
 from veil.host.gateway.errors import error_answer, is_refusal, status_for
+from veil.host.gateway.fastpath import InvokeFastPath, Refuse, ServeInvoke
 from veil.host.gateway.limits import DEPLOY_DEFAULT, INVOKE_DEFAULT, ClientLimit, ClientLimits
+from veil.host.gateway.logs import logs_router
 from veil.host.gateway.observe import observe_router
 from veil.host.gateway.records import FreshRecords
 from veil.host.gateway.stats import Sampler, stats_router
+from veil.host.logstore import LogStore, take_log
 from veil.host.metrics import reply_outcome
 from veil.host.registry import Entry, StaleDeploy
 from veil.host.transport import (
@@ -95,72 +97,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-ServeInvoke = Callable[[str, bytes | None], Awaitable[Response]]
-Refuse = Callable[[str], Response | None]
-
-INVOKE_PREFIX = "/v1/invoke/"
-
-
-class InvokeFastPath:
-    """ASGI middleware that serves `POST /v1/invoke/{name}` without FastAPI's machinery.
-
-    Invocations are the hot path, and FastAPI's per-request machinery
-    (middleware, routing, dependency solving, parameter validation, exit
-    stacks) cost as much gateway CPU as the rest of an invocation. This answers the
-    same request with the same code (`serve` is the route's own body) and
-    the same error answers; the FastAPI route stays for OpenAPI and tests
-    that call it in-process. Everything else passes through untouched.
-    `refuse` is asked first, from the path alone: a refusal it gives is sent
-    before the body is read (`host.gateway.admission`).
-    """
-
-    def __init__(
-        self, app: ASGIApp, serve: ServeInvoke, limit: int, refuse: Refuse | None = None
-    ) -> None:
-        self.app, self.serve, self.limit = app, serve, limit
-        self.refuse = refuse
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or not scope["path"].startswith(INVOKE_PREFIX)
-        ):
-            await self.app(scope, receive, send)
-            return
-        name = scope["path"][len(INVOKE_PREFIX) :]
-        refusal = self.refuse(name) if self.refuse is not None else None
-        if refusal is not None:
-            await refusal(scope, receive, send)
-            return
-        try:
-            body = await self._body(scope, receive)
-        except ClientDisconnect:
-            return  # nobody to answer
-        response = await self.serve(name, body)
-        await response(scope, receive, send)
-
-    async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
-        """The request body, or None if it is over the limit (declared or actual)."""
-        for key, value in scope["headers"]:
-            if key == b"content-length":
-                if value.isdigit() and int(value) > self.limit:
-                    return None
-                break
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                raise ClientDisconnect()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
 class _GatewayApp(FastAPI):
     """FastAPI with `InvokeFastPath` outside its whole middleware stack.
 
@@ -187,10 +123,15 @@ class _GatewayApp(FastAPI):
 
 
 def gateway_app(
-    transport: EnclaveTransport, trust: TrustServices, config: GatewayConfig | None = None
+    transport: EnclaveTransport,
+    trust: TrustServices,
+    config: GatewayConfig | None = None,
+    logs: LogStore | None = None,
 ) -> FastAPI:
-    """The gateway over `transport` (the enclaves); `trust` relays registrations to the KMS."""
+    """The gateway over `transport` (the enclaves); `trust` relays registrations to the KMS;
+    `logs` keeps functions' sealed log entries (in memory if None)."""
     cfg = config or GatewayConfig()
+    log_store = logs or LogStore()
     registry = transport.registry
     metrics = transport.metrics
     events = transport.events
@@ -216,6 +157,7 @@ def gateway_app(
     app.include_router(stats_router(sampler))
     app.include_router(console_router())
     app.include_router(observe_router(transport))
+    app.include_router(logs_router(log_store))
 
     def refusal(exc: VeilError | DispatchError) -> JSONResponse:
         metrics.errors.labels(type(exc).__name__).inc()
@@ -366,6 +308,9 @@ def gateway_app(
             raise
         finally:
             admission.leave(name)
+        reply, entry = take_log(name, meta.version, reply)
+        if entry is not None:
+            await asyncio.to_thread(log_store.append, entry)
         metrics.requests.labels(name, reply_outcome(reply)).inc()
         metrics.latency.labels(name).observe(time.perf_counter() - started)
         return Response(reply, media_type=CBOR)

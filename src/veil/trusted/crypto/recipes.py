@@ -13,6 +13,7 @@ from veil.trusted.crypto.hazmat import new_aead_key as new_symmetric_key  # noqa
 
 _AT_REST: Final = b"veil/kms-at-rest/v1\x00"
 _CODE: Final = b"veil/bundle-code/v1\x00"
+LOG_SUITE: Final = Suite.PQ_HYBRID  # tenant log keys: logs stay at rest on the host for days
 
 
 def seal_grant(suite: Suite, enclave_key: bytes, keys: bytes, info: bytes) -> bytes:
@@ -58,3 +59,12 @@ def seal_code(code_key: bytes, code: bytes, aad: bytes) -> bytes:
 
 def open_code(code_key: bytes, sealed: bytes, aad: bytes) -> bytes:
     return aead_open(code_key, sealed, _CODE + aad)
+
+
+def seal_log(log_key: bytes, text: bytes, info: bytes) -> bytes:
+    """What a function printed, sealed (HPKE) to its tenant's log key, bound to `info`."""
+    return _hpke_seal(LOG_SUITE, log_key, text, info)
+
+
+def open_log(log_key: HpkePrivateKey, sealed: bytes, info: bytes) -> bytes:
+    return hpke_open(log_key, sealed, info)

@@ -25,6 +25,7 @@ MAX_RESPONSE: Final = 16 * 1024 * 1024 + 8192
 _REQUEST_INFO: Final = b"veil/request/v1\x00"
 _RESPONSE_AAD: Final = b"veil/response/v1\x00"
 _PAYLOAD: Final = {"input": bytes, "reply_key": bytes}
+_RESPONSE: Final = {"rid": bytes, "sealed": bytes, "receipt": bytes, "attestation": str}
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,11 @@ def open_result(reply_key: bytes, request_hash: bytes, sealed: bytes) -> Result:
     return Result.from_bytes(recipes.open_reply(reply_key, sealed, response_aad(request_hash)))
 
 
+def log_info(fn: str, version: int, rid: bytes, served_ms: int, enclave: bytes) -> bytes:
+    """HPKE info of a sealed log entry: one invocation of one version, served when and where."""
+    return b"veil/log/v1\x00" + cbor.encode([fn, version, rid, served_ms, enclave])
+
+
 def request_hash(envelope_bytes: bytes) -> bytes:
     return sha256(b"veil/request-hash/v1\x00", envelope_bytes)
 
@@ -199,10 +205,12 @@ class Response:
     sealed: bytes
     receipt: bytes
     attestation: str
+    log: bytes = b""  # what it printed, sealed to the tenant (`log_info`); the host keeps it
 
     def to_bytes(self) -> bytes:
         return cbor.encode_ordered(
             {
+                **({"log": self.log} if self.log else {}),
                 "rid": self.request_id,
                 "sealed": self.sealed,
                 "receipt": self.receipt,
@@ -215,7 +223,7 @@ class Response:
         m = cbor.decode_map(
             data,
             limit=MAX_RESPONSE,
-            fields={"rid": bytes, "sealed": bytes, "receipt": bytes, "attestation": str},
+            fields={**_RESPONSE, "log?": bytes},
             items=16,
         )
-        return cls(m["rid"], m["sealed"], m["receipt"], m["attestation"])
+        return cls(m["rid"], m["sealed"], m["receipt"], m["attestation"], m.get("log", b""))

@@ -134,21 +134,21 @@ class KeyGrant:
 
 @dataclass(frozen=True)
 class GrantedKeys:
-    """The plaintext inside a grant: the function's HPKE private key, secrets and code key."""
+    """The plaintext inside a grant: the function's HPKE private key, secrets, code and log key."""
 
     private_key: bytes
     secrets: dict[str, bytes]
     code_key: bytes
+    log_key: bytes = b""  # the tenant's, from its signed registration: none, no sealed logs
 
     def to_bytes(self) -> bytes:
-        return cbor.encode(
-            {"private_key": self.private_key, "secrets": self.secrets, "code_key": self.code_key}
-        )
+        keys = {"private_key": self.private_key, "secrets": self.secrets, "code_key": self.code_key}
+        return cbor.encode({**keys, "log_key": self.log_key})
 
     @classmethod
     def from_bytes(cls, data: bytes) -> GrantedKeys:
-        fields = {"private_key": bytes, "secrets": dict, "code_key": bytes}
+        fields = {"private_key": bytes, "secrets": dict, "code_key": bytes, "log_key?": bytes}
         m = cbor.decode_map(data, limit=MAX_DOCUMENT, fields=fields)
         if not all(isinstance(k, str) and isinstance(v, bytes) for k, v in m["secrets"].items()):
             raise MalformedMessage("secrets must map names to bytes")
-        return cls(m["private_key"], m["secrets"], m["code_key"])
+        return cls(m["private_key"], m["secrets"], m["code_key"], m.get("log_key", b""))
