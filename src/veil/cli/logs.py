@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from veil.cli.config import ClientConfig
 from veil.cli.context import emit_json_line, gateway_client, state
 from veil.cli.output import out, plain, say, warn
+from veil.client.config import ClientConfig
 from veil.client.logs import LOG_KEY_FILE, LogLine, LogReader, create_log_key, load_log_key
 from veil.client.sdk import Client
 from veil.trusted.crypto import hazmat

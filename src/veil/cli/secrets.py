@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
-from veil.cli.config import ClientConfig
 from veil.cli.context import emit_json, gateway_client, human_errors, load_config, state
 from veil.cli.output import error, out, plain, say, warn
+from veil.client.config import ClientConfig
 from veil.client.errors import GatewayError, GatewayUnavailable
 from veil.kms.remote import RemoteTrust
 from veil.secret_request import MAX_SECRET, SecretList, SecretWrite, check_name
