@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from veil.host.logstore import LogEntry, LogStore, take_log
-from veil.trusted.wire.envelope import Response
+from veil.host.logstore import LogEntry, LogStore
 
 
 def entry(function: str = "acme/f", n: int = 0) -> LogEntry:
@@ -57,13 +56,3 @@ def test_a_page_is_bounded_and_the_next_one_starts_where_it_ended() -> None:
     page = store.after("acme/f", 0, limit=4)
     assert len(page) == 4
     assert [e.request_id[-1] for e in store.after("acme/f", page[-1].seq)] == [4, 5, 6]
-
-
-def test_a_response_without_a_log_passes_untouched() -> None:
-    reply = Response(b"r" * 16, b"sealed", b"not-a-receipt", "token").to_bytes()
-    assert take_log("acme/f", 1, reply) == (reply, None)
-
-
-def test_a_response_whose_receipt_does_not_parse_is_passed_on_with_its_log_unstored() -> None:
-    reply = Response(b"r" * 16, b"sealed", b"not-a-receipt", "token", log=b"x").to_bytes()
-    assert take_log("acme/f", 1, reply) == (reply, None)

@@ -25,9 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from veil.trusted.errors import MalformedMessage
-from veil.trusted.wire import cbor, envelope, receipt, signed
-
 KEEP_PER_FUNCTION: Final = 1000
 MAX_AGE_S: Final = 7 * 24 * 3600.0
 PAGE: Final = 500
@@ -128,29 +125,3 @@ class LogStore:
 
 def _columns(e: LogEntry) -> tuple[str, int, bytes, int, bytes, bytes]:
     return e.function, e.version, e.request_id, e.served_ms, e.enclave, e.sealed
-
-
-def take_log(function: str, version: int, reply: bytes) -> tuple[bytes, LogEntry | None]:
-    """Split an enclave's response into what goes to the caller and the sealed log entry.
-
-    The entry's served time and enclave come from the (unverified) receipt:
-    the host has no better source, and a wrong one only makes the entry not
-    open for the tenant. A response without a log is passed on untouched.
-    """
-    if reply[:1] != b"\xa5":  # a 5-entry map: only a response with a log; skip the parse
-        return reply, None
-    try:
-        response = envelope.Response.from_bytes(reply)
-        body, _sig = signed.split_document(response.receipt, limit=receipt.MAX_RECEIPT)
-        signed_by_enclave = cbor.decode(body, limit=receipt.MAX_RECEIPT)
-    except MalformedMessage:
-        return reply, None
-    if not isinstance(signed_by_enclave, dict):
-        return reply, None
-    served, enclave = signed_by_enclave.get("served"), signed_by_enclave.get("enclave")
-    if not response.log or not isinstance(served, int) or not isinstance(enclave, bytes):
-        return reply, None
-    rid = response.request_id
-    entry = LogEntry(function, version, rid, served, enclave, response.log)
-    plain = envelope.Response(rid, response.sealed, response.receipt, response.attestation)
-    return plain.to_bytes(), entry

@@ -3,22 +3,14 @@
 `veil_requests{outcome}` is "ok" when the function returned, "error" when
 it failed or the request was refused. The host cannot open the sealed
 result, but the enclave's signed receipt carries `ok` in clear (the client
-checks that it agrees with the sealed result), so `reply_outcome` reads it
+checks that it agrees with the sealed result), so `host.replies` reads it
 there; the host does not verify that signature, and a host that forges
 the field only lies in its own metrics.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
-from veil.trusted.errors import VeilError
-from veil.trusted.wire import cbor
-from veil.trusted.wire.envelope import Response
-from veil.trusted.wire.receipt import MAX_RECEIPT
-from veil.trusted.wire.signed import split_document
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -60,14 +52,3 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def reply_outcome(reply: bytes) -> Literal["ok", "error"]:
-    """ "ok" if the receipt in an enclave's reply says the function succeeded, else "error"."""
-    try:
-        receipt = Response.from_bytes(reply).receipt
-        body, _signature = split_document(receipt, limit=MAX_RECEIPT)
-        ok = cbor.decode(body, limit=MAX_RECEIPT, canonical=False).get("ok")
-    except (VeilError, AttributeError):
-        return "error"
-    return "ok" if ok is True else "error"

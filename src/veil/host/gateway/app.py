@@ -29,9 +29,9 @@ from veil.host.gateway.logs import logs_router
 from veil.host.gateway.observe import observe_router
 from veil.host.gateway.records import FreshRecords
 from veil.host.gateway.stats import Sampler, stats_router
-from veil.host.logstore import LogStore, take_log
-from veil.host.metrics import reply_outcome
+from veil.host.logstore import LogStore
 from veil.host.registry import Entry, StaleDeploy
+from veil.host.replies import read_reply
 from veil.host.transport import (
     DispatchError,
     EnclaveTransport,
@@ -308,10 +308,13 @@ def gateway_app(
             raise
         finally:
             admission.leave(name)
-        reply, entry = take_log(name, meta.version, reply)
+        answer = read_reply(reply)
+        entry = None if answer is None else answer.log_entry(name, meta.version)
+        if answer is not None and answer.log is not None:
+            reply = answer.for_caller()
         if entry is not None:
             await asyncio.to_thread(log_store.append, entry)
-        metrics.requests.labels(name, reply_outcome(reply)).inc()
+        metrics.requests.labels(name, "ok" if answer is not None and answer.ok else "error").inc()
         metrics.latency.labels(name).observe(time.perf_counter() - started)
         return Response(reply, media_type=CBOR)
 
