@@ -181,8 +181,9 @@ def _load_module(name: str, path: Path) -> ModuleType:
 
 _DRIVER = """
 globalThis.__veil_run = (text) => {
-  const input = new Uint8Array(16 + text.length);
-  for (let i = 0; i < text.length; i++) input[16 + i] = text.charCodeAt(i);
+  // the enclave's layout: 16 seed bytes, a u32 LE length of the variables (none here), input
+  const input = new Uint8Array(20 + text.length);
+  for (let i = 0; i < text.length; i++) input[20 + i] = text.charCodeAt(i);
   __veil_fns[0](handle, input);
 };
 globalThis.__veil_done = () => {
